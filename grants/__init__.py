@@ -1,0 +1,75 @@
+"""grants: calls for projects, reviews, degressive schedules and disbursements."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask
+
+from grants.config import build_config
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder="../templates",
+        static_folder="../static",
+        instance_relative_config=False,
+    )
+    app.config.update(build_config())
+    if config:
+        app.config.update(config)
+    app.instance_path = app.config["INSTANCE_PATH"]
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+    from grants import extensions as ext
+
+    ext.db.init_app(app)
+    ext.migrate.init_app(
+        app,
+        ext.db,
+        directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
+        render_as_batch=True,  # SQLite alters tables by copy
+        compare_type=True,
+    )
+    ext.csrf.init_app(app)
+    ext.babel.init_app(app, locale_selector=lambda: "fr", timezone_selector=lambda: "Europe/Paris")
+    ext.limiter.init_app(app)
+    ext.celery_init_app(app)
+
+    from grants.core import security
+    from grants.core.formatting import register_filters
+
+    security.init_app(app)
+    register_filters(app)
+
+    with app.app_context():
+        from grants.core import sqlite, tasks
+
+        sqlite.install(ext.db.engine)
+        tasks.install(ext.db.session)
+
+    # Import every model module so that metadata (and Alembic) sees all tables.
+    from grants.accounts import models as _accounts  # noqa: F401
+    from grants.accounts.views import bp as accounts_bp
+    from grants.api.views import bp as api_bp
+    from grants.audit import models as _audit  # noqa: F401
+    from grants.audit.views import bp as audit_bp
+    from grants.core import mail_tasks as _mail_tasks  # noqa: F401
+    from grants.core import models as _core  # noqa: F401
+    from grants.core.errors import register_error_handlers
+    from grants.core.views import bp as core_bp
+    from grants.organisations import models as _orgs  # noqa: F401
+    from grants.organisations.views import bp as organisations_bp
+
+    for bp in (core_bp, accounts_bp, organisations_bp, audit_bp, api_bp):
+        app.register_blueprint(bp)
+    ext.csrf.exempt(api_bp)  # token-authenticated, no cookies
+    register_error_handlers(app)
+
+    from grants.cli import register_commands
+
+    register_commands(app)
+    return app

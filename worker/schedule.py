@@ -1,0 +1,3 @@
+"""The periodic tasks, declared in one place (DESIGN §7, convention 8)."""
+
+BEAT_SCHEDULE: dict = {}
