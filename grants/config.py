@@ -83,7 +83,7 @@ def celery_config(instance: Path) -> dict:
         folder = instance / "broker"
         for sub in ("queue", "processed"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
-        conf["broker_url"] = "filesystem://"
+        conf["broker_url"] = "filesystem://localhost/"
         conf["broker_transport_options"] = {
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),

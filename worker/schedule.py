@@ -1,3 +1,15 @@
-"""The periodic tasks, declared in one place (DESIGN §7, convention 8)."""
+"""The periodic tasks, declared in one place (DESIGN §7, convention 8).
 
-BEAT_SCHEDULE: dict = {}
+Beat only *finds* work from dates in the database; every task it fires is idempotent, so a
+beat that fires twice, or two overlapping runs, change nothing more than one.
+"""
+
+from celery.schedules import crontab
+
+BEAT_SCHEDULE: dict = {
+    "mail-sweep": {
+        "task": "grants.mail.sweep",
+        "schedule": crontab(minute="*/2"),
+        "options": {"expires": 110},
+    },
+}

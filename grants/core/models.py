@@ -26,6 +26,8 @@ class Commune(db.Model):
 
 class MailStatus(enum.StrEnum):
     pending = "pending"
+    #: claimed by a worker (``claimed_at``); a stale claim is released by the sweeper
+    sending = "sending"
     sent = "sent"
     failed = "failed"
 
@@ -48,9 +50,13 @@ class OutgoingMail(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         sa.CheckConstraint("(status = 'sent') = (sent_at IS NOT NULL)", name="sent_at_iff_sent"),
         sa.CheckConstraint("attempts >= 0", name="attempts_positive"),
+        sa.CheckConstraint(
+            "(status = 'sending') = (claimed_at IS NOT NULL)", name="claimed_iff_sending"
+        ),
     )
