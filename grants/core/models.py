@@ -24,6 +24,44 @@ class Commune(db.Model):
     __table_args__ = (sa.CheckConstraint("length(insee) = 5", name="insee_length"),)
 
 
+class Funder(db.Model):
+    """The public body that attributes the money (attribuant): owns calls, budget lines,
+    conventions and exports. The default configuration has one (``FUNDER_*`` settings)."""
+
+    __tablename__ = "funder"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    #: 14 digits; the SCDL export's ``idAttribuant``
+    siret: Mapped[str] = mapped_column(sa.String(14), unique=True)
+    service: Mapped[str] = mapped_column(sa.String(200), default="")
+
+    __table_args__ = (sa.CheckConstraint("length(siret) = 14", name="siret_length"),)
+
+    @property
+    def siren(self) -> str:
+        return self.siret[:9]
+
+
+def default_funder() -> Funder:
+    """The configured funder, created on first use."""
+    from flask import current_app
+
+    siret = current_app.config["FUNDER_SIRET"]
+    funder = db.session.scalar(sa.select(Funder).where(Funder.siret == siret))
+    if funder is None:
+        funder = Funder(
+            name=current_app.config["FUNDER_NAME"],
+            siret=siret,
+            service=current_app.config.get(
+                "FUNDER_SERVICE", "Service économie sociale et solidaire"
+            ),
+        )
+        db.session.add(funder)
+        db.session.flush()
+    return funder
+
+
 class MailStatus(enum.StrEnum):
     pending = "pending"
     #: claimed by a worker (``claimed_at``); a stale claim is released by the sweeper
