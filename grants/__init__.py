@@ -55,9 +55,13 @@ def create_app(config: dict | None = None) -> Flask:
     from grants.accounts import models as _accounts  # noqa: F401
     from grants.applications import models as _applications  # noqa: F401
     from grants.accounts.views import bp as accounts_bp
+    from grants.applications import api as _applications_api  # noqa: F401
+    from grants.applications.views import bp as applications_bp
     from grants.api.views import bp as api_bp
     from grants.audit import models as _audit  # noqa: F401
+    from grants.calls import api as _calls_api  # noqa: F401
     from grants.calls import models as _calls  # noqa: F401
+    from grants.calls.views import bp as calls_bp
     from grants.audit.views import bp as audit_bp
     from grants.core import mail_tasks as _mail_tasks  # noqa: F401
     from grants.core import models as _core  # noqa: F401
@@ -66,7 +70,15 @@ def create_app(config: dict | None = None) -> Flask:
     from grants.organisations import models as _orgs  # noqa: F401
     from grants.organisations.views import bp as organisations_bp
 
-    for bp in (core_bp, accounts_bp, organisations_bp, audit_bp, api_bp):
+    for bp in (
+        core_bp,
+        accounts_bp,
+        organisations_bp,
+        calls_bp,
+        applications_bp,
+        audit_bp,
+        api_bp,
+    ):
         app.register_blueprint(bp)
     ext.csrf.exempt(api_bp)  # token-authenticated, no cookies
     register_error_handlers(app)

@@ -22,6 +22,8 @@ pytest_plugins = [
     "tests.fixtures.core",
     "tests.fixtures.accounts",
     "tests.fixtures.organisations",
+    "tests.fixtures.calls",
+    "tests.fixtures.applications",
     "tests.fixtures.services",
 ]
 

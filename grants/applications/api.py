@@ -1,0 +1,1 @@
+"""JSON API of applications and attachments (on grants.api.views.bp)."""

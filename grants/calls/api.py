@@ -1,0 +1,1 @@
+"""JSON API of calls (on grants.api.views.bp)."""
