@@ -53,16 +53,16 @@ def create_app(config: dict | None = None) -> Flask:
 
     # Import every model module so that metadata (and Alembic) sees all tables.
     from grants.accounts import models as _accounts  # noqa: F401
-    from grants.applications import models as _applications  # noqa: F401
     from grants.accounts.views import bp as accounts_bp
-    from grants.applications import api as _applications_api  # noqa: F401
-    from grants.applications.views import bp as applications_bp
     from grants.api.views import bp as api_bp
+    from grants.applications import api as _applications_api  # noqa: F401
+    from grants.applications import models as _applications  # noqa: F401
+    from grants.applications.views import bp as applications_bp
     from grants.audit import models as _audit  # noqa: F401
+    from grants.audit.views import bp as audit_bp
     from grants.calls import api as _calls_api  # noqa: F401
     from grants.calls import models as _calls  # noqa: F401
     from grants.calls.views import bp as calls_bp
-    from grants.audit.views import bp as audit_bp
     from grants.core import mail_tasks as _mail_tasks  # noqa: F401
     from grants.core import models as _core  # noqa: F401
     from grants.core.errors import register_error_handlers
