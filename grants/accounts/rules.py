@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -36,6 +38,16 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+@cache
+def _dummy_hash() -> str:
+    return _hasher.hash("no account has this password; it only spends time")
+
+
+def spend_verify_time(password: str) -> None:
+    """Verify against a dummy hash, so that an unknown e-mail costs as much as a known one."""
+    verify_password(_dummy_hash(), password)
 
 
 def needs_rehash(password_hash: str) -> bool:
