@@ -39,11 +39,12 @@ def create_app(config: dict | None = None) -> Flask:
     ext.limiter.init_app(app)
     ext.celery_init_app(app)
 
-    from grants.core import security
+    from grants.core import richtext, security
     from grants.core.formatting import register_filters
 
     security.init_app(app)
     register_filters(app)
+    richtext.register(app)
 
     with app.app_context():
         from grants.core import sqlite, tasks
@@ -57,6 +58,7 @@ def create_app(config: dict | None = None) -> Flask:
     from grants.api.views import bp as api_bp
     from grants.applications import api as _applications_api  # noqa: F401
     from grants.applications import models as _applications  # noqa: F401
+    from grants.applications import tasks as _applications_tasks  # noqa: F401
     from grants.applications.views import bp as applications_bp
     from grants.audit import models as _audit  # noqa: F401
     from grants.audit.views import bp as audit_bp
@@ -67,6 +69,7 @@ def create_app(config: dict | None = None) -> Flask:
     from grants.core import models as _core  # noqa: F401
     from grants.core.errors import register_error_handlers
     from grants.core.views import bp as core_bp
+    from grants.organisations import api as _orgs_api  # noqa: F401
     from grants.organisations import models as _orgs  # noqa: F401
     from grants.organisations.views import bp as organisations_bp
 
