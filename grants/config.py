@@ -81,7 +81,7 @@ def celery_config(instance: Path) -> dict:
             }
     else:
         folder = instance / "broker"
-        for sub in ("queue", "processed"):
+        for sub in ("queue", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         conf["broker_url"] = "filesystem://localhost/"
         conf["broker_transport_options"] = {
@@ -89,6 +89,9 @@ def celery_config(instance: Path) -> dict:
             "data_folder_out": str(folder / "queue"),
             "processed_folder": str(folder / "processed"),
             "store_processed": False,
+            # Exchange bindings (worker pings, broadcasts) shared by the web app and the
+            # worker under instance/, not in kombu's default ``control/`` of the current folder.
+            "control_folder": str(folder / "control"),
         }
     conf["beat_schedule_filename"] = str(instance / "celerybeat-schedule")
     return conf
@@ -105,9 +108,21 @@ def build_config() -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url(instance),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "CELERY": celery_config(instance),
-        # Uploads and request bodies (DESIGN §9).
-        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 12 * 1024 * 1024),
+        # Uploads and request bodies (DESIGN §9). The request limit stays a little above
+        # the file limit so that an oversized file gets a French message, not a bare 413.
+        "MAX_CONTENT_LENGTH": _int(
+            "MAX_CONTENT_LENGTH", _int("UPLOAD_MAX_BYTES", 10 * 1024 * 1024) + 2 * 1024 * 1024
+        ),
         "UPLOAD_MAX_BYTES": _int("UPLOAD_MAX_BYTES", 10 * 1024 * 1024),
+        # File storage: local disk outside static/ by default, S3-compatible by configuration
+        # (credentials from the environment only).
+        "STORAGE_BACKEND": os.environ.get("STORAGE_BACKEND", "local"),
+        "STORAGE_PATH": os.environ.get("STORAGE_PATH", str(instance / "uploads")),
+        "S3_BUCKET": os.environ.get("S3_BUCKET"),
+        "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL"),
+        "S3_REGION": os.environ.get("S3_REGION"),
+        "S3_ACCESS_KEY_ID": os.environ.get("S3_ACCESS_KEY_ID"),
+        "S3_SECRET_ACCESS_KEY": os.environ.get("S3_SECRET_ACCESS_KEY"),
         # Sessions and cookies.
         "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", True),
         "SESSION_COOKIE_HTTPONLY": True,

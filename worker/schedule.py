@@ -12,4 +12,9 @@ BEAT_SCHEDULE: dict = {
         "schedule": crontab(minute="*/2"),
         "options": {"expires": 110},
     },
+    "receipt-sweep": {
+        "task": "grants.applications.sweep_receipts",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 280},
+    },
 }
