@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -25,7 +24,7 @@ from grants.accounts import forms, operations, queries, tokens
 from grants.accounts.models import ApiToken, User
 from grants.core.enums import Role
 from grants.core.permissions import admin_required
-from grants.core.security import start_session
+from grants.core.security import safe_next, start_session
 from grants.extensions import db, limiter
 
 bp = Blueprint("accounts", __name__)
@@ -125,15 +124,6 @@ def too_many_requests(exc):
 # Helpers ------------------------------------------------------------------------------
 
 
-def _safe_next(target: str | None) -> str:
-    """``target`` when it is a path on this site, else the home page (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and all(ord(c) >= 32 for c in target):
-            return target
-    return url_for("core.home")
-
-
 def _remembered() -> bool:
     return bool(request.cookies.get(current_app.config["REMEMBER_COOKIE_NAME"]))
 
@@ -208,7 +198,7 @@ def resend_confirmation():
 def login():
     next_url = request.values.get("next")
     if current_user.is_authenticated and request.method == "GET":
-        return redirect(_safe_next(next_url))
+        return redirect(safe_next(next_url))
     form = forms.LoginForm()
     error = None
     unconfirmed = False
@@ -229,13 +219,13 @@ def login():
             db.session.commit()
             start_session(user, remember=form.remember.data)
             flash(f"Bienvenue, {user.display_name}.", "success")
-            return redirect(_safe_next(next_url))
+            return redirect(safe_next(next_url))
     return render_template(
         "accounts/login.html",
         form=form,
         error=error,
         unconfirmed=unconfirmed,
-        next_url=next_url if next_url and _safe_next(next_url) == next_url else None,
+        next_url=next_url if next_url and safe_next(next_url) == next_url else None,
         mailbox_hint=_mailbox_hint(),
     )
 

@@ -69,6 +69,18 @@ def load_user_from_request(req):
     return user_for_api_token(header[len("Bearer ") :].strip())
 
 
+def safe_next(target: str | None, default: str | None = None) -> str:
+    """``target`` when it is a path on this site, else ``default`` or the home page
+    (no open redirect)."""
+    from urllib.parse import urlsplit
+
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and all(ord(c) >= 32 for c in target):
+            return target
+    return default or url_for("core.home")
+
+
 def start_session(user, remember: bool) -> None:
     """A fresh session at login: nothing of the anonymous one survives."""
     from flask_login import login_user

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from grants.accounts.models import hash_token
 from grants.core.permissions import staff_required
+from grants.core.security import safe_next
 from grants.extensions import db
 from grants.organisations import operations, queries, rules
 from grants.organisations.forms import (
@@ -102,7 +103,8 @@ def create():
         else:
             if _commit_or_siret_taken(form):
                 flash(f"La structure « {org.name} » a été créée.", "success")
-                return redirect(url_for(".show", org_id=org.id))
+                default = url_for(".show", org_id=org.id)
+                return redirect(safe_next(request.args.get("next"), default))
     return render_template("organisations/form.html", form=form, organisation=None)
 
 

@@ -59,6 +59,21 @@ def test_pages_need_a_login(client):
         assert "/connexion" in response.headers["Location"]
 
 
+def test_create_goes_back_to_the_page_that_asked(app, client, alice, get_csrf):
+    """Starting an application without an organisation comes back to it after creating one."""
+    url = "/structures/nouvelle?next=/appels/3/candidater"
+    response = _post(client, get_csrf, url, org_form(), form_url=url)
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/appels/3/candidater")
+
+
+def test_create_never_redirects_off_site(app, client, alice, get_csrf):
+    url = "/structures/nouvelle?next=//evil.example/x"
+    response = _post(client, get_csrf, url, org_form(), form_url=url)
+    (org_id,) = _org_ids(app)
+    assert response.headers["Location"].endswith(f"/structures/{org_id}")
+
+
 def test_create_with_a_real_siret(app, client, alice, get_csrf, org_member_ids, audit_entries):
     response = _post(
         client,
