@@ -37,3 +37,13 @@ def require_service(available: bool, what: str) -> None:
     if IN_CI:
         pytest.fail(f"{what} is required in CI (CI=true) but is not available")
     pytest.skip(f"{what} not available")
+
+
+def pytest_runtest_setup(item):
+    """``@pytest.mark.postgres``: skipped on the embedded run only.
+
+    Without TEST_DATABASE_URL the services run (``.ci/run``) covers PostgreSQL; with it, an
+    unreachable server fails the test in CI (see the tests' own ``require_service``).
+    """
+    if item.get_closest_marker("postgres") and not os.environ.get("TEST_DATABASE_URL"):
+        pytest.skip("PostgreSQL is covered by the services run")
