@@ -54,7 +54,8 @@ def grants(*args: str, env: dict | None = None) -> None:
 def start() -> int:
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
-    # Plain http on the loopback interface: cookies can't be "Secure" there.
+    # Plain http on the loopback interface: Chromium keeps "Secure" cookies there, Safari
+    # does not; the local demo turns the flag off (production keeps the default, on).
     env.setdefault("SESSION_COOKIE_SECURE", "0")
     grants("db", "upgrade", env=env)
     grants("demo", env=env)

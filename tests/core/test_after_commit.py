@@ -104,3 +104,45 @@ def test_a_broker_failure_does_not_undo_the_commit(app, db_session, caplog):
     db_session.expire_all()
     assert db_session.get(OutgoingMail, mail.id).status == MailStatus.pending  # for the sweeper
     assert "could not enqueue tests.fake" in caplog.text
+
+
+def test_dropped_with_a_rolled_back_savepoint(db_session):
+    from grants.core.tasks import enqueue_after_commit
+
+    kept, dropped = FakeTask(), FakeTask()
+    enqueue_after_commit(db_session, kept, "outer")
+    savepoint = db_session.begin_nested()
+    db_session.add(_mail())
+    enqueue_after_commit(db_session, dropped, "inner")
+    savepoint.rollback()
+    db_session.commit()
+
+    assert kept.sent == [(("outer",), {})]
+    assert dropped.sent == []
+
+
+def test_released_savepoint_waits_for_the_outer_transaction(db_session):
+    from grants.core.tasks import enqueue_after_commit
+
+    task = FakeTask()
+    with db_session.begin_nested():
+        db_session.add(_mail())
+        enqueue_after_commit(db_session, task, "inner")
+    assert task.sent == []
+    db_session.rollback()
+    db_session.commit()
+
+    assert task.sent == []
+
+
+def test_released_savepoint_inside_a_rolled_back_one(db_session):
+    from grants.core.tasks import enqueue_after_commit
+
+    task = FakeTask()
+    outer = db_session.begin_nested()
+    with db_session.begin_nested():
+        enqueue_after_commit(db_session, task, "deep")
+    outer.rollback()
+    db_session.commit()
+
+    assert task.sent == []
