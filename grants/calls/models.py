@@ -110,6 +110,11 @@ class Call(db.Model):
     max_expense_share: Mapped[Decimal | None] = mapped_column(sa.Numeric(5, 4))
     #: number of reviews each application needs before a decision
     reviews_required: Mapped[int] = mapped_column(default=2)
+    #: the applicants read the reviewers' comments, anonymised, with the decision
+    share_review_comments: Mapped[bool] = mapped_column(default=False)
+    #: sum of the accepted awards; raised only by a conditional UPDATE that keeps it within
+    #: the sum of the envelopes, so two concurrent acceptances can't pass it (DESIGN §9)
+    awarded_total: Mapped[Decimal] = mapped_column(money_type(), default=Decimal("0"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -137,6 +142,7 @@ class Call(db.Model):
             "kind = 'investment_aid' OR max_expense_share IS NULL", name="share_only_investment"
         ),
         sa.CheckConstraint("reviews_required >= 1", name="reviews_required_positive"),
+        sa.CheckConstraint("awarded_total >= 0", name="awarded_total_positive"),
         sa.CheckConstraint(
             "(status = 'draft') = (published_at IS NULL)", name="published_at_iff_published"
         ),

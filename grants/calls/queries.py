@@ -140,27 +140,16 @@ def prefix_taken(prefix: str, exclude_id: int | None = None) -> bool:
 
 
 def call_has_reviews(call: Call) -> bool:
-    """Whether a review exists on one of the call's applications (the grid is then frozen).
+    """Whether a review exists on one of the call's applications (the grid is then frozen)."""
+    from grants.reviews.models import Review
 
-    Reviews arrive with issue 4, which wires this function to its ``review`` table: until
-    that table exists in the metadata there is no review, so the answer is False. The
-    query below assumes the natural shape (``review.application_id`` → ``application``,
-    or a direct ``review.call_id``); issue 4 must check it against its model.
-    """
-    table = db.metadata.tables.get("review")
-    if table is None:
-        return False
-    if "application_id" in table.c:
-        query = (
-            sa.select(table.c.application_id)
-            .join(Application.__table__, Application.__table__.c.id == table.c.application_id)
-            .where(Application.__table__.c.call_id == call.id)
-        )
-    elif "call_id" in table.c:
-        query = sa.select(table.c.call_id).where(table.c.call_id == call.id)
-    else:  # pragma: no cover - a shape this function doesn't know yet
-        raise RuntimeError("call_has_reviews: wire it to the review model (issue 4)")
-    return db.session.scalar(query.limit(1)) is not None
+    query = (
+        sa.select(Review.id)
+        .join(Application, Application.id == Review.application_id)
+        .where(Application.call_id == call.id)
+        .limit(1)
+    )
+    return db.session.scalar(query) is not None
 
 
 register_labels(

@@ -82,6 +82,9 @@ class OutgoingMail(db.Model):
     subject: Mapped[str] = mapped_column(sa.String(300))
     text_body: Mapped[str] = mapped_column(sa.Text)
     html_body: Mapped[str | None] = mapped_column(sa.Text)
+    #: an attached file in the storage (e.g. the PDF receipt), and its name
+    attachment_key: Mapped[str | None] = mapped_column(sa.String(200))
+    attachment_name: Mapped[str | None] = mapped_column(sa.String(200))
     status: Mapped[MailStatus] = mapped_column(
         enum_type(MailStatus, "mail_status"), default=MailStatus.pending, index=True
     )

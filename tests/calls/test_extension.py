@@ -165,14 +165,22 @@ def test_the_grid_is_frozen_once_a_review_exists(
     assert response.status_code == 302
 
 
-def test_call_has_reviews_is_false_until_reviews_exist(app, create_call):
+def test_call_has_reviews_once_a_review_exists(
+    app, create_call, create_organisation, create_application, create_user
+):
     from grants.calls.models import Call
     from grants.calls.queries import call_has_reviews
     from grants.extensions import db
+    from grants.reviews.models import Review
 
     call_id = create_call()
+    other_call_id = create_call()
+    application_id = create_application(call_id, create_organisation(), "submitted")
+    reviewer_id = create_user(roles=("reviewer",))
     with app.app_context():
-        if "review" in db.metadata.tables:
-            pytest.skip("reviews exist (issue 4): their own tests cover call_has_reviews")
         assert call_has_reviews(db.session.get(Call, call_id)) is False
+        db.session.add(Review(application_id=application_id, reviewer_id=reviewer_id))
+        db.session.commit()
+        assert call_has_reviews(db.session.get(Call, call_id)) is True
+        assert call_has_reviews(db.session.get(Call, other_call_id)) is False
         db.session.remove()
