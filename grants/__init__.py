@@ -82,6 +82,9 @@ def create_app(config: dict | None = None) -> Flask:
         organisations_bp,
         calls_bp,
         applications_bp,
+        reviews_bp,
+        decisions_bp,
+        notifications_bp,
         audit_bp,
         api_bp,
     ):

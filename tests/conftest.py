@@ -24,6 +24,9 @@ pytest_plugins = [
     "tests.fixtures.organisations",
     "tests.fixtures.calls",
     "tests.fixtures.applications",
+    "tests.fixtures.reviews",
+    "tests.fixtures.decisions",
+    "tests.fixtures.notifications",
     "tests.fixtures.services",
 ]
 

@@ -58,6 +58,21 @@ def build_message(mail: OutgoingMail) -> EmailMessage:
     msg.set_content(mail.text_body)
     if mail.html_body:
         msg.add_alternative(mail.html_body, subtype="html")
+    if mail.attachment_key:
+        import mimetypes
+
+        from grants.core.storage import get_storage
+
+        name = mail.attachment_name or "piece-jointe"
+        maintype, _, subtype = (
+            mimetypes.guess_type(name)[0] or "application/octet-stream"
+        ).partition("/")
+        msg.add_attachment(
+            get_storage().read(mail.attachment_key),
+            maintype=maintype,
+            subtype=subtype,
+            filename=name,
+        )
     return msg
 
 

@@ -1,0 +1,1 @@
+"""JSON API of decisions (on grants.api.views.bp)."""

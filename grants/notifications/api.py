@@ -1,0 +1,1 @@
+"""JSON API of notifications (on grants.api.views.bp)."""

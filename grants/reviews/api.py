@@ -1,0 +1,1 @@
+"""JSON API of reviews (on grants.api.views.bp)."""
