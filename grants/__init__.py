@@ -69,12 +69,18 @@ def create_app(config: dict | None = None) -> Flask:
     from grants.core import models as _core  # noqa: F401
     from grants.core.errors import register_error_handlers
     from grants.core.views import bp as core_bp
+    from grants.decisions import api as _decisions_api  # noqa: F401
     from grants.decisions import models as _decisions  # noqa: F401
+    from grants.decisions.views import bp as decisions_bp
+    from grants.notifications import api as _notifications_api  # noqa: F401
     from grants.notifications import models as _notifications  # noqa: F401
+    from grants.notifications.views import bp as notifications_bp
     from grants.organisations import api as _orgs_api  # noqa: F401
     from grants.organisations import models as _orgs  # noqa: F401
     from grants.organisations.views import bp as organisations_bp
+    from grants.reviews import api as _reviews_api  # noqa: F401
     from grants.reviews import models as _reviews  # noqa: F401
+    from grants.reviews.views import bp as reviews_bp
 
     for bp in (
         core_bp,

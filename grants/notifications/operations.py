@@ -52,7 +52,8 @@ def notify(
     """Notify ``recipients`` of ``event`` on ``obj``; returns the ids of the new rows.
 
     ``template`` names ``templates/emails/<template>.txt`` (and ``.html``), rendered with
-    ``user`` (the recipient), ``link`` and ``context``; ``attachment`` is ``(storage key, file name)``.
+    ``user`` (the recipient), ``link`` and ``context``; ``attachment`` is
+    ``(storage key, file name)``.
     """
     context = dict(context or {})
     object_type = getattr(obj, "__tablename__", type(obj).__name__.lower())
