@@ -20,6 +20,8 @@ def main() -> None:
 def register_commands(app) -> None:
     from grants.accounts.cli import users
     from grants.demo import demo_command
+    from grants.funding.cli import schedule
 
     app.cli.add_command(users)
+    app.cli.add_command(schedule)
     app.cli.add_command(demo_command)

@@ -1,0 +1,7 @@
+"""``grants schedule …`` and ``grants budget …``."""
+
+from __future__ import annotations
+
+from flask.cli import AppGroup
+
+schedule = AppGroup("schedule", help="Échéanciers dégressifs pluriannuels.")
