@@ -14,7 +14,15 @@ from wtforms import (
     StringField,
     SubmitField,
 )
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    EqualTo,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from grants.accounts.rules import MAX_LENGTH, MIN_LENGTH, password_problems
@@ -32,14 +40,18 @@ def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-def _email_field(label: str = "Adresse e-mail") -> EmailField:
+def _email_field(label: str = "Adresse e-mail", strict: bool = True) -> EmailField:
+    """``strict`` checks the address with email_validator (new addresses); the login and
+    "forgotten password" forms only look for an ``@``: they must accept every existing
+    account, including the ones created from the shell on an internal domain."""
+    check = Email(BAD_EMAIL) if strict else Regexp(r"^[^@\s]+@[^@\s]+$", message=BAD_EMAIL)
     return EmailField(
         label,
         filters=[_strip],
         validators=[
             DataRequired(REQUIRED),
             Length(max=254, message="L'adresse est trop longue."),
-            Email(BAD_EMAIL),
+            check,
         ],
         render_kw={"autocomplete": "email", "spellcheck": "false"},
     )
@@ -92,7 +104,7 @@ class RegisterForm(NewPasswordMixin, FlaskForm):
 
 
 class LoginForm(FlaskForm):
-    email = _email_field()
+    email = _email_field(strict=False)
     password = PasswordField(
         "Mot de passe",
         validators=[DataRequired(REQUIRED)],
@@ -105,7 +117,7 @@ class LoginForm(FlaskForm):
 class EmailOnlyForm(FlaskForm):
     """Forgotten password and new confirmation link."""
 
-    email = _email_field()
+    email = _email_field(strict=False)
     submit = SubmitField("Envoyer le lien")
 
 

@@ -1,0 +1,371 @@
+"""``grants demo``: the demo calls and files, in every state, loaded idempotently."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from markupsafe import escape
+
+DEMO_EMAILS = [
+    "admin@demo.grants.local",
+    "agent@demo.grants.local",
+    "evaluatrice@demo.grants.local",
+    "porteur@demo.grants.local",
+    "cooperative@demo.grants.local",
+]
+
+
+def run_demo(app) -> str:
+    result = app.test_cli_runner().invoke(args=["demo"])
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result.output
+
+
+def demo_password(app, key: str) -> str:
+    path = Path(app.config["INSTANCE_PATH"]) / "demo_accounts.json"
+    return json.loads(path.read_text())[key]
+
+
+def table_counts(app) -> dict[str, int]:
+    from grants.extensions import db
+
+    with app.app_context():
+        return {
+            table.name: db.session.scalar(sa.select(sa.func.count()).select_from(table))
+            for table in db.metadata.sorted_tables
+        }
+
+
+@pytest.fixture
+def demo(app):
+    return run_demo(app)
+
+
+def _calls(db):
+    from grants.calls.models import Call
+
+    return {c.reference_prefix: c for c in db.session.scalars(sa.select(Call))}
+
+
+def _files(db):
+    from grants.applications.models import Application
+
+    return list(db.session.scalars(sa.select(Application).order_by(Application.id)))
+
+
+def test_the_three_calls_with_their_envelopes(app, demo):
+    from grants.calls.models import CallKind, CallStatus
+    from grants.calls.rules import effective_profile
+    from grants.extensions import db
+
+    with app.app_context():
+        calls = _calls(db)
+        assert set(calls) == {"AAP-2016", "AIS-2016", "AAP-2023"}
+
+        aap16, ais, aap23 = calls["AAP-2016"], calls["AIS-2016"], calls["AAP-2023"]
+        assert aap16.title == "Appel à projets ESS 2016"
+        assert [(y.year, y.envelope) for y in aap16.years] == [
+            (2016, Decimal("60000")),
+            (2017, Decimal("55000")),
+            (2018, Decimal("50000")),
+        ]
+        assert aap16.profile is None  # derived from the envelopes
+        derived = effective_profile(None, [y.envelope for y in aap16.years])
+        assert derived[0] > derived[1] > derived[2] and sum(derived) == 1
+        assert aap16.status == CallStatus.closed and not aap16.is_open
+        assert aap16.published_at.year == 2016 and aap16.closes_at.year == 2016
+        assert aap16.ceiling == Decimal("40000")
+        assert [(c.label, c.weight, c.scale_max) for c in aap16.criteria] == [
+            ("Innovation sociale", 30, 5),
+            ("Création d'emplois", 25, 5),
+            ("Ancrage territorial", 20, 5),
+            ("Viabilité économique", 15, 5),
+            ("Coopération", 10, 5),
+        ]
+        labels = [d.label for d in aap16.documents if d.mandatory]
+        assert "Statuts de la structure" in labels and "Relevé d'identité bancaire" in labels
+        assert "30 500" in aap16.description and "5 à 6 projets" in aap16.description
+
+        assert ais.kind == CallKind.investment_aid and ais.title == "Aide à l'investissement 2016"
+        assert [(y.year, y.envelope) for y in ais.years] == [(2016, Decimal("159000"))]
+        assert ais.max_expense_share == Decimal("0.3") and ais.ceiling == Decimal("100000")
+        assert ais.is_open and ais.opens_at.year in (2015, 2016)
+
+        assert [(y.year, y.envelope) for y in aap23.years] == [
+            (2023, Decimal("145000")),
+            (2024, Decimal("145000")),
+            (2025, Decimal("145000")),
+        ]
+        assert [Decimal(w) for w in aap23.profile] == [
+            Decimal("0.5"),
+            Decimal("0.3"),
+            Decimal("0.2"),
+        ]
+        assert aap23.sectors == [
+            "Logistique décarbonée",
+            "Économie circulaire",
+            "Écoconstruction et habitat",
+            "Économie de proximité",
+        ]
+        assert aap23.is_open
+
+
+def test_files_in_every_state_with_references(app, demo):
+    from grants.applications.models import ApplicationStatus
+    from grants.extensions import db
+
+    with app.app_context():
+        files = _files(db)
+        states = {a.status for a in files}
+        assert states == set(ApplicationStatus)
+        # each state's file belongs to its own organisation
+        first_of_state = {}
+        for a in files:
+            first_of_state.setdefault(a.status, a.organisation_id)
+        assert len(set(first_of_state.values())) == len(ApplicationStatus)
+
+        for a in files:
+            if a.status == ApplicationStatus.draft:
+                assert a.reference is None and a.submitted_at is None
+                continue
+            prefix = a.call.reference_prefix
+            assert re.fullmatch(rf"{prefix}-\d{{4}}", a.reference), a.reference
+            assert a.snapshot and a.snapshot["reference"] == a.reference
+            assert a.transitions[0].to_status == ApplicationStatus.submitted
+        by_call: dict[int, list] = {}
+        for a in files:
+            if a.reference:
+                by_call.setdefault(a.call_id, []).append(a)
+        for call_files in by_call.values():  # numbered in the order of submission
+            ordered = sorted(call_files, key=lambda a: a.submitted_at)
+            assert [a.sequence for a in ordered] == list(range(1, len(ordered) + 1))
+        refs_2016 = sorted(a.reference for a in files if a.call.reference_prefix == "AAP-2016")
+        assert refs_2016 == ["AAP-2016-0001", "AAP-2016-0002", "AAP-2016-0003"]
+        for a in files:
+            if a.call.reference_prefix == "AAP-2016":
+                # submitted in 2016 inside the window, decided after
+                assert a.call.opens_at <= a.submitted_at < a.call.closes_at
+                assert a.decided_at is not None and a.decided_at.year == 2016
+                assert a.transitions[0].created_at == a.submitted_at
+
+
+def test_submitted_files_pass_the_checks_they_were_submitted_under(app, demo):
+    from grants.applications import queries, rules
+    from grants.applications.models import ApplicationStatus, FunderType
+    from grants.core.formatting import PARIS
+    from grants.extensions import db
+    from grants.organisations.rules import siret_problem
+
+    with app.app_context():
+        files = _files(db)
+        for a in files:
+            assert siret_problem(a.organisation.siret) is None, a.organisation.name
+            if a.organisation.legal_form.value == "association":
+                assert re.fullmatch(r"W\d{9}", a.organisation.rna)
+            if a.status == ApplicationStatus.draft:
+                continue
+            day = a.submitted_at.astimezone(PARIS).date()
+            assert queries.eligibility(a, day) == [], a.reference
+            mandatory = {d.id for d in a.call.documents if d.mandatory}
+            attached = {att.required_document_id for att in a.attachments}
+            assert mandatory <= attached
+            assert all(att.content_type == "application/pdf" for att in a.attachments)
+            for line_year, lines in rules.group_by_year(a.budget_lines).items():
+                assert rules.budget_totals(lines).is_balanced, (a.reference, line_year)
+
+        [investment] = [
+            a
+            for a in files
+            if a.call.reference_prefix == "AIS-2016" and a.status == ApplicationStatus.submitted
+        ]
+        plan = rules.funding_plan(
+            investment.expenses,
+            investment.funding_sources,
+            investment.call.max_expense_share,
+            investment.call.ceiling,
+        )
+        assert plan.total_cost > plan.eligible_expenses > 0
+        assert plan.gap == 0 and plan.total_sources == plan.total_cost
+        assert plan.authority_amount <= investment.call.ceiling
+        types = {s.funder_type for s in investment.funding_sources}
+        assert {
+            FunderType.authority,
+            FunderType.region,
+            FunderType.department,
+            FunderType.solidarity_finance,
+            FunderType.own_funds,
+        } <= types
+        assert (
+            rules.funding_plan_problems(
+                investment.expenses,
+                investment.funding_sources,
+                investment.call.max_expense_share,
+                investment.call.ceiling,
+            )
+            == []
+        )
+
+
+def test_draft_incomplete_and_messages(app, demo):
+    from grants.applications import queries
+    from grants.applications.models import ApplicationStatus
+    from grants.extensions import db
+
+    with app.app_context():
+        files = _files(db)
+        [draft] = [a for a in files if a.status == ApplicationStatus.draft]
+        assert draft.call.reference_prefix == "AAP-2023"
+        assert {m.user.email for m in draft.organisation.memberships} == {
+            "porteur@demo.grants.local"
+        }
+        assert queries.eligibility(draft)  # still something to finish
+
+        [incomplete] = [a for a in files if a.status == ApplicationStatus.incomplete]
+        [request] = incomplete.complement_requests
+        assert request.message and request.answered_at is None
+        assert request.due_on > queries.today_paris()
+
+        [withdrawn] = [a for a in files if a.status == ApplicationStatus.withdrawn]
+        assert withdrawn.withdrawn_at is not None and withdrawn.transitions[-1].reason
+
+        by_member: dict[str, set] = {}
+        for a in files:
+            for m in a.organisation.memberships:
+                by_member.setdefault(m.user.email, set()).add(a.status)
+        assert len(by_member["porteur@demo.grants.local"]) >= 3
+        assert len(by_member["cooperative@demo.grants.local"]) >= 3
+
+
+def test_mails_and_receipts_are_queued_without_flooding(app, demo):
+    from grants.applications.models import Application
+    from grants.core.models import OutgoingMail
+    from grants.extensions import db
+
+    with app.app_context():
+        mails = db.session.scalar(sa.select(sa.func.count()).select_from(OutgoingMail))
+        submitted = db.session.scalar(
+            sa.select(sa.func.count()).where(Application.submitted_at.is_not(None))
+        )
+        assert submitted <= mails <= 36
+
+
+def test_the_worker_makes_every_receipt(app, demo):
+    """What ``python3 dev.py start`` does right after ``grants demo``, run in-process."""
+    from grants.applications.tasks import make_receipt
+    from grants.core.storage import get_storage
+    from grants.extensions import db
+
+    with app.app_context():
+        submitted = [a for a in _files(db) if a.submitted_at is not None]
+        jobs = [(a.id, a.reference, a.submitted_at.isoformat()) for a in submitted]
+    assert len(jobs) >= 6
+    with app.app_context():
+        assert [make_receipt(*job) for job in jobs] == ["made"] * len(jobs)
+        db.session.remove()
+        for a in _files(db):
+            if a.submitted_at is not None:
+                assert get_storage().read(a.receipt_key).startswith(b"%PDF")
+
+
+def test_a_second_run_changes_nothing(app):
+    from grants.audit.models import AuditEntry
+    from grants.extensions import db
+
+    first_output = run_demo(app)
+    before = table_counts(app)
+    with app.app_context():
+        audit_before = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry))
+        files_before = [(a.id, a.status, a.reference, a.updated_at) for a in _files(db)]
+
+    second_output = run_demo(app)
+    assert table_counts(app) == before
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == audit_before
+        assert [(a.id, a.status, a.reference, a.updated_at) for a in _files(db)] == files_before
+    assert second_output == first_output
+    for email in DEMO_EMAILS:
+        assert email in second_output
+    assert "Comptes de démonstration" in second_output
+
+
+def log_in_as(app, client, email: str) -> None:
+    """Open a session for ``email`` without the login form (argon2 is slow; the form itself
+    is tested with the demo accounts below)."""
+    import time
+
+    from grants.accounts.operations import find_user_by_email
+
+    with app.app_context():
+        user = find_user_by_email(email)
+        user_id = user.get_id()
+    with client.session_transaction() as session:
+        session["_user_id"] = user_id
+        session["_fresh"] = True
+        session["login_at"] = session["seen_at"] = int(time.time())
+
+
+def test_demo_accounts_log_in_through_the_form(app, demo, login):
+    client = app.test_client()
+    login(client, "porteur@demo.grants.local", demo_password(app, "applicant"))
+    assert client.get("/dossiers").status_code == 200
+
+
+def test_pages_render_for_the_demo_accounts(app, demo):
+    from grants.applications.models import ApplicationStatus
+    from grants.extensions import db
+
+    with app.app_context():
+        files = [
+            (a.id, a.status, a.title, a.reference, a.call_id, a.call.reference_prefix)
+            for a in _files(db)
+        ]
+        members = {a.id: {m.user.email for m in a.organisation.memberships} for a in _files(db)}
+        calls = {prefix: call.id for prefix, call in _calls(db).items()}
+
+    porteur = app.test_client()
+    log_in_as(app, porteur, "porteur@demo.grants.local")
+    page = porteur.get("/dossiers").get_data(as_text=True)
+    for file_id, _status, title, _ref, _call, _prefix in files:
+        mine = "porteur@demo.grants.local" in members[file_id]
+        assert (str(escape(title)) in page) == mine, title
+        if mine:
+            assert porteur.get(f"/dossiers/{file_id}").status_code == 200
+        else:
+            assert porteur.get(f"/dossiers/{file_id}").status_code in (403, 404)
+    [draft_id] = [f[0] for f in files if f[1] == ApplicationStatus.draft]
+    assert porteur.get(f"/dossiers/{draft_id}/etapes/budget").status_code == 200
+
+    staff = app.test_client()
+    log_in_as(app, staff, "agent@demo.grants.local")
+    for prefix, call_id in calls.items():
+        page = staff.get(f"/gestion/appels/{call_id}/dossiers").get_data(as_text=True)
+        for _id, _status, _title, reference, file_call, _p in files:
+            if file_call == call_id and reference:
+                assert reference in page, (prefix, reference)
+    incomplete = next(f for f in files if f[1] == ApplicationStatus.incomplete)
+    assert staff.get(f"/gestion/dossiers/{incomplete[0]}").status_code == 200
+
+    public = app.test_client()
+    listing = public.get("/appels").get_data(as_text=True)
+    assert str(escape("Aide à l'investissement 2016")) in listing
+    assert "Appel à projets ESS 2023 — secteurs prioritaires" in listing
+    page = public.get(f"/appels/{calls['AAP-2016']}").get_data(as_text=True)
+    assert "60 000" in page and "55 000" in page and "50 000" in page
+
+
+def test_the_open_calls_accept_a_new_file_until_their_closing(app, demo):
+    """The 2023 call stays open for 45 days: a demo applicant can start a file today."""
+    from grants.core.db import utcnow
+    from grants.extensions import db
+
+    with app.app_context():
+        call = _calls(db)["AAP-2023"]
+        now = utcnow()
+        assert call.opens_at <= now - timedelta(days=6)
+        assert call.closes_at >= now + timedelta(days=44)
