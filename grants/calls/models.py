@@ -115,6 +115,13 @@ class Call(db.Model):
     #: sum of the accepted awards; raised only by a conditional UPDATE that keeps it within
     #: the sum of the envelopes, so two concurrent acceptances can't pass it (DESIGN §9)
     awarded_total: Mapped[Decimal] = mapped_column(money_type(), default=Decimal("0"))
+    #: the budget line the call's awards consume
+    funding_line_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("funding_line.id", ondelete="SET NULL"), index=True
+    )
+    #: investment aid: number of yearly tranches (one per year of works), from the first
+    #: budget year
+    payment_years: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
