@@ -81,7 +81,9 @@ def start() -> int:
     finally:
         for proc in procs.values():
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
+                # The main process only: Celery then finishes its running tasks (warm
+                # shutdown) and stops its pool itself.
+                proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 15
         for proc in procs.values():
             try:
