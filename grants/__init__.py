@@ -72,7 +72,9 @@ def create_app(config: dict | None = None) -> Flask:
     from grants.decisions import api as _decisions_api  # noqa: F401
     from grants.decisions import models as _decisions  # noqa: F401
     from grants.decisions.views import bp as decisions_bp
+    from grants.funding import budget_api as _budget_api  # noqa: F401
     from grants.funding import models as _funding  # noqa: F401
+    from grants.funding.budget_views import bp as budget_bp
     from grants.notifications import api as _notifications_api  # noqa: F401
     from grants.notifications import models as _notifications  # noqa: F401
     from grants.notifications.views import bp as notifications_bp
@@ -91,6 +93,7 @@ def create_app(config: dict | None = None) -> Flask:
         applications_bp,
         reviews_bp,
         decisions_bp,
+        budget_bp,
         notifications_bp,
         audit_bp,
         api_bp,

@@ -20,8 +20,10 @@ def main() -> None:
 def register_commands(app) -> None:
     from grants.accounts.cli import users
     from grants.demo import demo_command
+    from grants.funding.budget_cli import budget_group
     from grants.funding.cli import schedule
 
     app.cli.add_command(users)
     app.cli.add_command(schedule)
+    app.cli.add_command(budget_group)
     app.cli.add_command(demo_command)

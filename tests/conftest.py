@@ -27,6 +27,7 @@ pytest_plugins = [
     "tests.fixtures.reviews",
     "tests.fixtures.decisions",
     "tests.fixtures.notifications",
+    "tests.fixtures.funding",
     "tests.fixtures.services",
 ]
 
