@@ -72,6 +72,7 @@ def create_app(config: dict | None = None) -> Flask:
     from grants.decisions import api as _decisions_api  # noqa: F401
     from grants.decisions import models as _decisions  # noqa: F401
     from grants.decisions.views import bp as decisions_bp
+    from grants.exports import models as _exports  # noqa: F401
     from grants.funding import budget_api as _budget_api  # noqa: F401
     from grants.funding import models as _funding  # noqa: F401
     from grants.funding.budget_views import bp as budget_bp
@@ -81,6 +82,7 @@ def create_app(config: dict | None = None) -> Flask:
     from grants.organisations import api as _orgs_api  # noqa: F401
     from grants.organisations import models as _orgs  # noqa: F401
     from grants.organisations.views import bp as organisations_bp
+    from grants.payments import models as _payments  # noqa: F401
     from grants.reviews import api as _reviews_api  # noqa: F401
     from grants.reviews import models as _reviews  # noqa: F401
     from grants.reviews.views import bp as reviews_bp

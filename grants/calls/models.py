@@ -122,6 +122,12 @@ class Call(db.Model):
     #: investment aid: number of yearly tranches (one per year of works), from the first
     #: budget year
     payment_years: Mapped[int | None]
+    #: payment conditions: share of the first-year tranche paid at the convention's signature
+    advance_share: Mapped[Decimal] = mapped_column(sa.Numeric(5, 4), default=Decimal("1"))
+    #: later tranches are released once the previous year's report is accepted
+    release_on_report: Mapped[bool] = mapped_column(default=True)
+    #: the yearly report is due at the end of this month of the following year
+    report_due_month: Mapped[int] = mapped_column(default=6)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -150,6 +156,8 @@ class Call(db.Model):
         ),
         sa.CheckConstraint("reviews_required >= 1", name="reviews_required_positive"),
         sa.CheckConstraint("awarded_total >= 0", name="awarded_total_positive"),
+        sa.CheckConstraint("advance_share >= 0 AND advance_share <= 1", name="advance_in_range"),
+        sa.CheckConstraint("report_due_month BETWEEN 1 AND 12", name="report_month_range"),
         sa.CheckConstraint(
             "(status = 'draft') = (published_at IS NULL)", name="published_at_iff_published"
         ),

@@ -69,6 +69,8 @@ class Award(db.Model):
     de_minimis_override_reason: Mapped[str | None] = mapped_column(sa.Text)
     #: the last schedule error of this award (e.g. too small to be degressive), if any
     schedule_error: Mapped[str | None] = mapped_column(sa.Text)
+    #: Σ of its tranches; moved by conditional UPDATEs that keep it ≤ total
+    allocated_total: Mapped[Decimal] = mapped_column(money_type(), default=Decimal("0"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -78,7 +80,12 @@ class Award(db.Model):
         back_populates="award", cascade="all, delete-orphan", order_by="Tranche.year"
     )
 
-    __table_args__ = (sa.CheckConstraint("total > 0", name="total_positive"),)
+    __table_args__ = (
+        sa.CheckConstraint("total > 0", name="total_positive"),
+        sa.CheckConstraint(
+            "allocated_total >= 0 AND allocated_total <= total", name="allocated_within_total"
+        ),
+    )
 
     @property
     def scheduled_total(self) -> Decimal:
@@ -122,8 +129,12 @@ class Tranche(db.Model):
     status: Mapped[TrancheStatus] = mapped_column(
         enum_type(TrancheStatus, "tranche_status"), default=TrancheStatus.planned, index=True
     )
-    #: what has been paid on it (kept by the payments feature with conditional updates)
+    #: payments not cancelled (requested, validated or paid) and what is paid; both moved
+    #: only by conditional UPDATEs that keep paid ≤ requested ≤ amount
+    requested_amount: Mapped[Decimal] = mapped_column(money_type(), default=Decimal("0"))
     paid_amount: Mapped[Decimal] = mapped_column(money_type(), default=Decimal("0"))
+    #: why the tranche was cancelled or reduced, if it was
+    change_reason: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -133,6 +144,10 @@ class Tranche(db.Model):
         sa.UniqueConstraint("award_id", "year"),
         sa.CheckConstraint("amount >= 0", name="amount_positive"),
         sa.CheckConstraint("paid_amount >= 0 AND paid_amount <= amount", name="paid_within_amount"),
+        sa.CheckConstraint(
+            "paid_amount <= requested_amount AND requested_amount <= amount",
+            name="requested_within_amount",
+        ),
     )
 
 
