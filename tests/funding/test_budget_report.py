@@ -285,7 +285,12 @@ def test_the_report_counts_thousands_of_tranches_exactly(app, create_funding_lin
             db.session.flush()
             award = Award(application_id=application.id, call_id=call_id, total=Decimal("0.10"))
             award.tranches = [
-                Tranche(year=2016, amount=Decimal("0.10"), paid_amount=Decimal("0.10"))
+                Tranche(
+                    year=2016,
+                    amount=Decimal("0.10"),
+                    paid_amount=Decimal("0.10"),
+                    requested_amount=Decimal("0.10"),
+                )
             ]
             db.session.add(award)
             if n % 200 == 0:
