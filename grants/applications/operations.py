@@ -42,7 +42,6 @@ from grants.audit.operations import diff, record, snapshot
 from grants.calls.models import Call, CallKind, RequiredDocument
 from grants.core.db import utcnow
 from grants.core.formatting import PARIS, format_date_fr, format_datetime_fr
-from grants.core.mail import queue_mail
 from grants.core.money import format_money
 from grants.extensions import db
 from grants.organisations.models import Organisation
@@ -712,7 +711,6 @@ def submit(application: Application, actor: User, now: datetime | None = None) -
             "Le dossier ne peut pas encore être déposé : corrigez les points signalés.",
             problems=problems,
         )
-    resubmission = application.status == S.incomplete
     values = {"submitted_at": now, "receipt_key": None}
     if application.sequence is not None:
         transition(application, actor, S.submitted, "Dépôt après compléments", **values)
@@ -724,14 +722,9 @@ def submit(application: Application, actor: User, now: datetime | None = None) -
     db.session.flush()
     application.snapshot = build_snapshot(application)
     application.snapshot["eligibility_problems"] = [list(p) for p in problems]
+    # The receipt e-mail, with the PDF attached, is sent by make_receipt once it is made.
     enqueue_after_commit(
         db.session, make_receipt, application.id, application.reference, now.isoformat()
-    )
-    _mail_members(
-        application,
-        f"Accusé de réception du dossier {application.reference}",
-        "applications/submitted",
-        resubmission=resubmission,
     )
     return application
 
@@ -772,25 +765,49 @@ def _submit_with_new_reference(application: Application, actor: User, values: di
     )
 
 
-def _mail_members(application: Application, subject: str, template: str, **context) -> None:
+def _notify_members(
+    application: Application,
+    event: str,
+    subject: str,
+    template: str,
+    occurrence: str,
+    attachment: tuple[str, str] | None = None,
+    **context,
+) -> list[int]:
+    """Notify the organisation's members (in-app and e-mail, once per occurrence)."""
     from grants.accounts.tokens import external_url
+    from grants.notifications.operations import notify
 
-    link = external_url("applications.show", application_id=application.id)
-    for membership in application.organisation.memberships:
-        user = membership.user
-        if user is None or not user.is_active:
-            continue
-        queue_mail(
-            user.email,
-            subject,
-            template,
-            application=application,
-            call=application.call,
-            organisation=application.organisation,
-            user=user,
-            link=link,
+    return notify(
+        event,
+        application,
+        [membership.user for membership in application.organisation.memberships],
+        subject=subject,
+        template=template,
+        context={
+            "application": application,
+            "call": application.call,
+            "organisation": application.organisation,
             **context,
-        )
+        },
+        occurrence=occurrence,
+        link=external_url("applications.show", application_id=application.id),
+        attachment=attachment,
+    )
+
+
+def notify_submitted(application: Application, receipt_key: str) -> None:
+    """The receipt of a submission, PDF attached (called by the receipt task); once per
+    submission (the occurrence is its time)."""
+    _notify_members(
+        application,
+        "application.submitted",
+        f"Accusé de réception du dossier {application.reference}",
+        "applications/submitted",
+        application.submitted_at.isoformat(),
+        attachment=(receipt_key, f"accuse-de-reception-{application.reference}.pdf"),
+        resubmission=bool(application.complement_requests),
+    )
 
 
 # --- Withdraw, complements, review, override ----------------------------------------------
@@ -849,10 +866,12 @@ def request_complements(
         f"(avant le {format_date_fr(due_on)})",
         changes={"message": [None, message[:500]], "due_on": [None, due_on]},
     )
-    _mail_members(
+    _notify_members(
         application,
+        "application.complements_requested",
         f"Dossier {application.reference} : compléments demandés",
         "applications/complements",
+        str(request.id),
         complement=request,
     )
     return request

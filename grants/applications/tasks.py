@@ -6,6 +6,10 @@ of a submission::
     enqueue_after_commit(db.session, make_receipt, app.id, app.reference,
                          app.submitted_at.isoformat())
 
+Once the receipt is recorded, the organisation's members are notified in the same
+transaction (``application.submitted``, occurrence = the submission time): one e-mail with
+the PDF attached, and the in-app notification.
+
 It is idempotent (DESIGN §9: delivery is at least once): it does nothing when the file was
 submitted again since (its snapshot is of another submission) or when the receipt of this
 submission exists already (``receipt_key`` set — the submission clears it). Two deliveries
@@ -95,10 +99,21 @@ def make_receipt(self, application_id: int, reference: str, submitted_at_iso: st
         .values(receipt_key=key, updated_at=Application.updated_at)
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
     if result.rowcount != 1:
+        db.session.rollback()
         storage.delete(key)
         return "lost-race"
+    try:
+        # The receipt e-mail (PDF attached) and the in-app notification, in the same
+        # transaction as the receipt: both or neither, once per submission.
+        from grants.applications.operations import notify_submitted
+
+        notify_submitted(db.session.get(Application, application_id), key)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        storage.delete(key)
+        raise
     return "made"
 
 

@@ -42,9 +42,9 @@ from grants.calls.models import (
     RequiredDocument,
 )
 from grants.core.db import utcnow
-from grants.core.mail import queue_mail
 from grants.core.models import default_funder
 from grants.extensions import db
+from grants.notifications.operations import notify
 from grants.organisations.models import LegalForm
 from grants.organisations.rules import ESS_LEGAL_FORMS
 
@@ -497,16 +497,20 @@ def _announce_extension(call: Call, actor: User, old_closes: datetime) -> None:
                 continue
             recipients.setdefault(user.email, (user, []))[1].append(application)
     link = f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/appels/{call.id}"
-    for email, (user, applications) in sorted(recipients.items()):
-        queue_mail(
-            email,
-            f"Clôture reportée : {call.title}",
-            "calls/closing_extended",
-            call=call,
-            user=user,
-            applications=applications,
-            old_closes=old_closes,
-            new_closes=call.closes_at,
+    for _email, (user, applications) in sorted(recipients.items()):
+        notify(
+            "call.closing_extended",
+            call,
+            [user],
+            subject=f"Clôture reportée : {call.title}",
+            template="calls/closing_extended",
+            context={
+                "call": call,
+                "applications": applications,
+                "old_closes": old_closes,
+                "new_closes": call.closes_at,
+            },
+            occurrence=call.closes_at.isoformat(),
             link=link,
         )
     record(

@@ -13,6 +13,7 @@ from grants.audit.models import AuditEntry
 from grants.core.db import utcnow
 from tests.applications.conftest import csrf
 from tests.fixtures.accounts import mail_text
+from tests.fixtures.notifications import attachment_names
 
 
 def _page(response) -> str:
@@ -181,7 +182,7 @@ def test_mark_under_review(app, staff_client, applicant, create_call, create_app
 
 
 def test_complements_round_trip(
-    app, staff_client, applicant, create_call, create_application, load, mails_to
+    app, staff_client, applicant, create_call, create_application, load, mails_to, run_receipt
 ):
     call_id = create_call(reference_prefix="AAP-2016")
     client, _user, org_id = applicant("porteur@example.org")
@@ -267,10 +268,12 @@ def test_complements_round_trip(
     history = _page(staff_client.get(f"/gestion/dossiers/{app_id}"))
     assert "Demande de compléments n° 1" in history and "Répondue le" in history
     assert "Dépôt après compléments" in history
-    assert (
-        mails_to("porteur@example.org")[-1]["Subject"]
-        == f"Accusé de réception du dossier {reference}"
-    )
+    # the receipt of the new submission comes with its PDF, once the worker made it
+    assert run_receipt(app_id) == "made"
+    receipt_mail = mails_to("porteur@example.org")[-1]
+    assert receipt_mail["Subject"] == f"Accusé de réception du dossier {reference}"
+    assert "déposé de nouveau, avec les compléments demandés" in mail_text(receipt_mail)
+    assert attachment_names(receipt_mail) == [f"accuse-de-reception-{reference}.pdf"]
 
 
 def test_eligibility_override_needs_a_reason_and_is_audited(

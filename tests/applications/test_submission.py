@@ -15,6 +15,7 @@ from grants.audit.models import AuditEntry
 from grants.core.db import utcnow
 from tests.applications.conftest import csrf
 from tests.fixtures.accounts import mail_text
+from tests.fixtures.notifications import attachment_names
 
 
 def _page(response) -> str:
@@ -80,10 +81,20 @@ def test_submit_a_complete_file(app, applicant, create_call, create_application,
     assert "Dossier AAP-2016-0001" in page
     assert "il n'est plus modifiable" in page
 
+    # One e-mail per member, sent once the worker made the PDF receipt: it is attached.
+    assert mails_to("porteur@example.org") == []
+    assert _make_receipt(app, app_id) == "made"
     (mail,) = mails_to("porteur@example.org")
     assert mail["Subject"] == "Accusé de réception du dossier AAP-2016-0001"
     text = mail_text(mail)
     assert "AAP-2016-0001" in text and f"/dossiers/{app_id}" in text
+    assert attachment_names(mail) == ["accuse-de-reception-AAP-2016-0001.pdf"]
+    (attachment,) = mail.iter_attachments()
+    assert attachment.get_content_type() == "application/pdf"
+    assert attachment.get_content().startswith(b"%PDF")
+    # a redelivered receipt task sends nothing more
+    assert _make_receipt(app, app_id) == "exists"
+    assert len(mails_to("porteur@example.org")) == 1
 
 
 def test_submitted_file_is_read_only(app, applicant, create_call, create_application, load):
