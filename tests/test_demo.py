@@ -1,4 +1,5 @@
-"""``grants demo``: the demo calls and files, in every state, loaded idempotently."""
+"""``grants demo``: the demo calls and files in every state, the reviews and decisions of
+the 2016 call, the budget lines — loaded idempotently."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ DEMO_EMAILS = [
     "evaluatrice@demo.grants.local",
     "porteur@demo.grants.local",
     "cooperative@demo.grants.local",
+    "m.durand@jury.demo.grants.local",
+    "s.nguyen@jury.demo.grants.local",
+    "l.bertrand@jury.demo.grants.local",
+    "a.morel@jury.demo.grants.local",
 ]
 
 
@@ -78,7 +83,7 @@ def test_the_three_calls_with_their_envelopes(app, demo):
         assert aap16.profile is None  # derived from the envelopes
         derived = effective_profile(None, [y.envelope for y in aap16.years])
         assert derived[0] > derived[1] > derived[2] and sum(derived) == 1
-        assert aap16.status == CallStatus.closed and not aap16.is_open
+        assert aap16.status == CallStatus.decided and not aap16.is_open
         assert aap16.published_at.year == 2016 and aap16.closes_at.year == 2016
         assert aap16.ceiling == Decimal("40000")
         assert [(c.label, c.weight, c.scale_max) for c in aap16.criteria] == [
@@ -146,7 +151,8 @@ def test_files_in_every_state_with_references(app, demo):
             ordered = sorted(call_files, key=lambda a: a.submitted_at)
             assert [a.sequence for a in ordered] == list(range(1, len(ordered) + 1))
         refs_2016 = sorted(a.reference for a in files if a.call.reference_prefix == "AAP-2016")
-        assert refs_2016 == ["AAP-2016-0001", "AAP-2016-0002", "AAP-2016-0003"]
+        # seven files, as the seeds expect 5 to 6 laureates a year
+        assert refs_2016 == [f"AAP-2016-{n:04d}" for n in range(1, 8)]
         for a in files:
             if a.call.reference_prefix == "AAP-2016":
                 # submitted in 2016 inside the window, decided after
@@ -242,24 +248,46 @@ def test_draft_incomplete_and_messages(app, demo):
         assert len(by_member["cooperative@demo.grants.local"]) >= 3
 
 
-def test_mails_and_receipts_are_queued_without_flooding(app, demo):
-    from grants.applications.models import Application
+def _count(db, model, *where) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
+
+
+def test_mails_one_per_event_and_recipient_without_flooding(app, demo):
+    """Every e-mail of the demo is the e-mail of a notification, one per event and recipient.
+
+    What the scenario sends, and why it is more than one per file: an assignment notice per
+    review given — the 2016 call's 7 files × 2 reviews, plus the assignment withdrawn after
+    the conflict (notified before the reviewer declared it), plus today's 3 —; the
+    committee's decision to the member of each 2016 file's organisation (7); the complement
+    request of the incomplete file (1). That is 26, sent by the worker; the acknowledgements
+    of the submissions come with their receipts, also made by the worker (next test)."""
+    from collections import Counter
+
     from grants.core.models import OutgoingMail
+    from grants.decisions.models import Decision
     from grants.extensions import db
+    from grants.notifications.models import Notification
+    from grants.reviews.models import ConflictDeclaration, Review
 
     with app.app_context():
-        mails = db.session.scalar(sa.select(sa.func.count()).select_from(OutgoingMail))
-        submitted = db.session.scalar(
-            sa.select(sa.func.count()).where(Application.submitted_at.is_not(None))
-        )
-        assert submitted <= mails <= 36
+        events = Counter(db.session.scalars(sa.select(Notification.event)))
+        assert events["review.assigned"] == _count(db, Review) + _count(db, ConflictDeclaration)
+        assert events["application.decision"] == _count(db, Decision) == 7
+        assert events["application.complements_requested"] == 1
+        mails = _count(db, OutgoingMail)
+        assert mails == _count(db, Notification, Notification.mail_id.is_not(None))
+        assert mails <= 30
 
 
 def test_the_worker_makes_every_receipt(app, demo):
-    """What ``python3 dev.py start`` does right after ``grants demo``, run in-process."""
+    """What ``python3 dev.py start`` does right after ``grants demo``, run in-process: the
+    receipts, each with its acknowledgement (PDF attached) to the organisation's member —
+    38 e-mails in all with those of the previous test, for 13 files and 9 accounts."""
     from grants.applications.tasks import make_receipt
+    from grants.core.models import OutgoingMail
     from grants.core.storage import get_storage
     from grants.extensions import db
+    from grants.notifications.models import Notification
 
     with app.app_context():
         submitted = [a for a in _files(db) if a.submitted_at is not None]
@@ -271,6 +299,9 @@ def test_the_worker_makes_every_receipt(app, demo):
         for a in _files(db):
             if a.submitted_at is not None:
                 assert get_storage().read(a.receipt_key).startswith(b"%PDF")
+        acknowledged = _count(db, Notification, Notification.event == "application.submitted")
+        assert acknowledged == len(jobs)
+        assert _count(db, OutgoingMail) <= 40
 
 
 def test_a_second_run_changes_nothing(app):
@@ -369,3 +400,239 @@ def test_the_open_calls_accept_a_new_file_until_their_closing(app, demo):
         now = utcnow()
         assert call.opens_at <= now - timedelta(days=6)
         assert call.closes_at >= now + timedelta(days=44)
+
+
+# --- reviews, decisions, budget lines ---------------------------------------------------------
+
+
+def _plain(page: str) -> str:
+    """Amounts are grouped with narrow no-break spaces: compare with plain ones."""
+    return page.replace("\u202f", " ").replace("\xa0", " ")
+
+
+def _user(email: str):
+    from grants.accounts.operations import find_user_by_email
+
+    return find_user_by_email(email)
+
+
+def test_reviewers_with_their_role_links_and_pools(app, demo):
+    from grants.core.enums import Role
+    from grants.extensions import db
+    from grants.reviews import queries
+    from grants.reviews.models import LinkKind, ReviewerLink
+
+    output = demo
+    reviewers = [e for e in DEMO_EMAILS if e.startswith("evaluatrice") or "@jury." in e]
+    with app.app_context():
+        for email in reviewers:
+            user = _user(email)
+            assert user.has_role(Role.reviewer) and not user.is_staff, email
+            assert re.search(rf"Évaluateur\s+{re.escape(email)}\s+mot de passe : demo-", output)
+        assert {u.email for u in queries.reviewer_users()} == set(reviewers)
+        for prefix, call in _calls(db).items():
+            assert len(queries.pool_ids(call.id)) >= 3, prefix
+        links = {
+            (link.reviewer.email, link.kind): link
+            for link in db.session.scalars(sa.select(ReviewerLink))
+        }
+        board = links[("m.durand@jury.demo.grants.local", LinkKind.board_member)]
+        assert board.organisation.name == "Les Jardins de la Jalle"
+        employee = links[("s.nguyen@jury.demo.grants.local", LinkKind.employee)]
+        assert employee.organisation_id is None
+        assert employee.organisation_name == "Région Nouvelle-Aquitaine"
+
+
+def test_conflicts_declared_and_likely(app, demo):
+    from grants.extensions import db
+    from grants.reviews import queries
+    from grants.reviews.models import ConflictDeclaration, Review
+
+    with app.app_context():
+        files = {(a.call.reference_prefix, a.organisation.name): a for a in _files(db)}
+        # Declared: the board member can't be given the organisation's file …
+        durand = _user("m.durand@jury.demo.grants.local")
+        legumerie = files[("AAP-2016", "Les Jardins de la Jalle")]
+        assert "Les Jardins de la Jalle" in queries.declared_conflict_reason(durand, legumerie)
+        assert queries.is_conflicted(durand.id, legumerie)
+        # … and a conflict declared on an assignment: unassigned, reassigned to another.
+        [declaration] = db.session.scalars(sa.select(ConflictDeclaration)).all()
+        regie = declaration.application_id
+        bertrand = _user("l.bertrand@jury.demo.grants.local")
+        assert declaration.reviewer_id == bertrand.id and declaration.reason
+        reviewers = set(
+            db.session.scalars(sa.select(Review.reviewer_id).where(Review.application_id == regie))
+        )
+        assert bertrand.id not in reviewers and len(reviewers) == 2
+        # Likely: a declared link to a co-funder of the investment files, with its reason.
+        nguyen = _user("s.nguyen@jury.demo.grants.local")
+        investment = [a for (prefix, _n), a in files.items() if prefix == "AIS-2016"]
+        warnings = queries.likely_conflict_map([a.id for a in investment], [nguyen])
+        assert len(warnings) == len(investment) == 2
+        for found in warnings.values():
+            assert any(
+                w.code == "cofunder_link" and "Région Nouvelle-Aquitaine" in w.message
+                for w in found
+            )
+        assert queries.declared_conflict_reason(nguyen, investment[0]) is None
+        investment_id = investment[0].id
+    staff = app.test_client()
+    log_in_as(app, staff, "agent@demo.grants.local")
+    page = staff.get(f"/gestion/dossiers/{investment_id}/evaluations").get_data(as_text=True)
+    assert "Sophie Nguyen — conflit possible" in page
+    assert "cofinanceur inscrit au plan de financement" in page
+
+
+def test_the_2016_call_is_reviewed_and_decided(app, demo):
+    from grants.applications.models import ApplicationStatus
+    from grants.calls.models import CallStatus
+    from grants.decisions import queries
+    from grants.decisions.models import Decision, Outcome
+    from grants.extensions import db
+    from grants.reviews.models import Review, ReviewStatus
+
+    with app.app_context():
+        call = _calls(db)["AAP-2016"]
+        assert call.status == CallStatus.decided
+        files = [a for a in _files(db) if a.call_id == call.id]
+        decisions = {
+            d.application_id: d
+            for d in db.session.scalars(
+                sa.select(Decision).where(Decision.application_id.in_([a.id for a in files]))
+            )
+        }
+        accepted = [a for a in files if a.status == ApplicationStatus.accepted]
+        rejected = [a for a in files if a.status == ApplicationStatus.rejected]
+        assert 5 <= len(accepted) <= 6 and len(rejected) == 1
+        assert len(files) == len(accepted) + len(rejected)
+        [session] = {decisions[a.id].session for a in files}
+        assert session.held_on.year == 2016 and session.deliberation_ref == "DEL-2016-0421"
+        assert len(session.members_present) >= 3
+        requested = {a.id: queries.requested_total(a) for a in files}
+        for a in accepted:
+            decision = decisions[a.id]
+            assert decision.outcome == Outcome.accepted and decision.session_id == session.id
+            assert Decimal("0") < decision.awarded_total <= requested[a.id]
+            assert decision.decided_at.year == a.decided_at.year == 2016
+            assert a.transitions[-1].to_status == ApplicationStatus.accepted
+            assert a.transitions[-1].created_at.year == 2016
+        [no] = rejected
+        assert decisions[no.id].outcome == Outcome.rejected and decisions[no.id].reason
+        awarded = sum(decisions[a.id].awarded_total for a in accepted)
+        assert call.awarded_total == awarded <= Decimal("165000")
+        assert call.awarded_total <= sum(y.envelope for y in call.years)
+        assert any(decisions[a.id].awarded_total < requested[a.id] for a in accepted)
+
+        criteria = {c.id for c in call.criteria}
+        for a in files:
+            reviews = db.session.scalars(sa.select(Review).where(Review.application_id == a.id))
+            reviews = list(reviews)
+            assert len(reviews) == call.reviews_required, a.reference
+            for review in reviews:
+                assert review.status == ReviewStatus.submitted and review.opinion is not None
+                assert review.submitted_at.year == 2016 and review.summary
+                assert {s.criterion_id for s in review.scores} == criteria
+                assert all(s.comment and 0 <= s.score <= 5 for s in review.scores)
+
+
+def test_the_applicant_and_the_public_see_the_decisions(app, demo):
+    from grants.extensions import db
+
+    with app.app_context():
+        call_id = _calls(db)["AAP-2016"].id
+        legumerie = next(a.id for a in _files(db) if a.title == "Légumerie solidaire de la Jalle")
+    public = _plain(app.test_client().get(f"/appels/{call_id}").get_data(as_text=True))
+    assert "Les Jardins de la Jalle" in public and "36 000" in public
+    assert "Épicerie solidaire du Grand Parc" not in public  # not a laureate
+
+    porteur = app.test_client()
+    log_in_as(app, porteur, "porteur@demo.grants.local")
+    page = _plain(porteur.get(f"/dossiers/{legumerie}").get_data(as_text=True))
+    assert "36 000" in page
+    for name in ("Rachida", "Nguyen", "Durand"):  # the reviewers stay anonymous
+        assert name not in page
+
+
+def test_the_demo_reviewer_finds_their_queue(app, demo, login):
+    client = app.test_client()
+    login(client, "evaluatrice@demo.grants.local", demo_password(app, "reviewer"))
+    page = client.get("/evaluations").get_data(as_text=True)
+    assert "AAP-2023-0003" in page and "AIS-2016-0001" in page  # today's work
+    assert "En cours" in page and "À faire" in page
+    for reference in ("AAP-2016-0001", "AAP-2016-0006", "AAP-2016-0007"):  # 2016, submitted
+        assert reference in page
+    assert "Rendu" in page
+    todo = client.get("/evaluations?etat=a-faire").get_data(as_text=True)
+    assert "AAP-2023-0003" in todo and "AAP-2016-0001" not in todo
+
+
+def test_the_draft_review_keeps_its_scores(app, demo):
+    from grants.extensions import db
+    from grants.reviews.models import Review, ReviewStatus
+
+    with app.app_context():
+        rachida = _user("evaluatrice@demo.grants.local")
+        [draft] = db.session.scalars(
+            sa.select(Review).where(
+                Review.reviewer_id == rachida.id, Review.status == ReviewStatus.in_progress
+            )
+        ).all()
+        assert draft.application.call.reference_prefix == "AAP-2023"
+        assert 0 < len(draft.scores) < len(draft.application.call.criteria)
+        assert draft.opinion is None and draft.due_on > draft.assigned_at.date()
+        review_id = draft.id
+    client = app.test_client()
+    log_in_as(app, client, "evaluatrice@demo.grants.local")
+    page = client.get(f"/evaluations/{review_id}").get_data(as_text=True)
+    assert "Une filière locale du réemploi numérique" in page
+
+
+def test_the_ranking_renders_for_staff(app, demo):
+    from grants.extensions import db
+
+    with app.app_context():
+        call_id = _calls(db)["AAP-2016"].id
+    staff = app.test_client()
+    log_in_as(app, staff, "agent@demo.grants.local")
+    response = staff.get(f"/gestion/appels/{call_id}/classement")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    positions = [page.index(f"AAP-2016-{n:04d}") for n in (1, 3, 2, 5, 4, 6, 7)]
+    assert positions == sorted(positions)  # ranked by score, as the reasons say
+    assert "DEL-2016-0421" in page
+    xlsx = staff.get(f"/gestion/appels/{call_id}/classement.xlsx")
+    assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
+
+    reviewer = app.test_client()
+    log_in_as(app, reviewer, "evaluatrice@demo.grants.local")
+    assert reviewer.get(f"/gestion/appels/{call_id}/classement").status_code == 403
+
+
+def test_the_budget_lines_and_commitments(app, demo):
+    from grants.extensions import db
+    from grants.funding.models import Commitment, CommitmentKind, FundingLine
+
+    result = app.test_cli_runner().invoke(
+        args=["budget", "report", "--year", "2016", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    voted = {s["section"]: s["voted"] for s in report["sections"]}
+    assert voted == {"fonctionnement": "445520.00", "investissement": "200000.00"}
+    committed = {s["section"]: Decimal(s["committed"]) for s in report["sections"]}
+    # CRESS 20 000 + ADIE 45 000 + Aquitaine Active 33 250 + PLIE 5 000 + 12 500 h × 1 €
+    assert committed["fonctionnement"] >= Decimal("115750")
+
+    with app.app_context():
+        calls = _calls(db)
+        line = db.session.get(FundingLine, calls["AAP-2016"].funding_line_id)
+        assert (line.rubric, line.label) == ("appel à projets", "Appels à projets")
+        line = db.session.get(FundingLine, calls["AIS-2016"].funding_line_id)
+        assert line.label == "Aides immobilières"
+        commitments = {
+            c.line.label: c for c in db.session.scalars(sa.select(Commitment)) if c.year == 2016
+        }
+        plie = commitments["PLIE de Bordeaux"]
+        assert plie.kind == CommitmentKind.plie and plie.amount == Decimal("17500")
+        assert commitments["CRESS"].amount == Decimal("20000")
+        assert commitments["ADIE"].amount == Decimal("45000")

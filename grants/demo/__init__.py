@@ -8,10 +8,17 @@ What is loaded (see the modules):
   « Aide à l'investissement 2016 » (open, rolling) and « Appel à projets ESS 2023 —
   secteurs prioritaires » (open);
 * :mod:`grants.demo.files`: files in every state, built and submitted through the
-  applications operations (references, snapshots, receipts made by the worker).
+  applications operations (references, snapshots, receipts made by the worker);
+* :mod:`grants.demo.budget`: the seeds' budget lines, the calls' lines, the 2016
+  conventions of network heads and the PLIE commitment;
+* :mod:`grants.demo.reviews`: five reviewers, their declared links, the pools, the 2016
+  call's files scored (with a conflict declared on one assignment), reviews to do today;
+* :mod:`grants.demo.decisions`: the 2016 committee session and its decisions (six
+  laureates, one rejection), the call marked decided.
 
 A second run changes nothing and prints the same accounts: users are found by e-mail,
-organisations by name, calls by reference prefix, files by (call, organisation).
+organisations by name, calls by reference prefix, files by (call, organisation), links,
+reviews, decisions, sessions and commitments by what they are about.
 """
 
 from __future__ import annotations
@@ -20,9 +27,9 @@ import click
 from flask.cli import with_appcontext
 
 from grants.core.enums import Role
-from grants.demo.people import DEMO_ORGANISATIONS, DEMO_USERS
+from grants.demo.people import ACCOUNT_LABELS, DEMO_ORGANISATIONS, DEMO_USERS
 
-__all__ = ["DEMO_ORGANISATIONS", "DEMO_USERS", "demo_command", "load_demo"]
+__all__ = ["ACCOUNT_LABELS", "DEMO_ORGANISATIONS", "DEMO_USERS", "demo_command", "load_demo"]
 
 
 def load_demo(notes: list[str] | None = None) -> dict[str, tuple[str, str, list[Role]]]:
@@ -31,16 +38,23 @@ def load_demo(notes: list[str] | None = None) -> dict[str, tuple[str, str, list[
     ``notes`` (if given) receives a line for each demo file that could not be played.
     """
     from grants.core.db import utcnow
+    from grants.demo.budget import load_budget
     from grants.demo.calls import load_calls
+    from grants.demo.decisions import load_decisions
     from grants.demo.files import load_files
     from grants.demo.people import load_organisations, load_users
+    from grants.demo.reviews import load_reviews
     from grants.extensions import db
 
     loaded_at = utcnow()
     users, accounts = load_users()
+    staff = users["staff"]
     organisations = load_organisations(users)
-    calls = load_calls(users["staff"], loaded_at)
-    skipped = load_files(users, organisations, calls, users["staff"], loaded_at)
+    calls = load_calls(staff, loaded_at)
+    skipped = load_files(users, organisations, calls, staff, loaded_at)
+    skipped += load_budget(calls, staff)
+    load_reviews(users, organisations, calls, staff)
+    load_decisions(organisations, calls, staff, loaded_at)
     if notes is not None:
         notes.extend(skipped)
     db.session.commit()
@@ -55,14 +69,7 @@ def demo_command() -> None:
     accounts = load_demo(notes)
     for note in notes:
         click.echo(note)
-    labels = {
-        "admin": "Administrateur",
-        "staff": "Agent du service ESS",
-        "reviewer": "Évaluateur",
-        "applicant": "Porteur de projet",
-        "applicant2": "Porteur de projet",
-    }
     click.echo("\nComptes de démonstration :")
     for key, (email, password, _roles) in accounts.items():
-        click.echo(f"  {labels[key]:<22} {email:<34} mot de passe : {password}")
+        click.echo(f"  {ACCOUNT_LABELS[key]:<22} {email:<34} mot de passe : {password}")
     click.echo("")

@@ -4,13 +4,14 @@ Every file is built the way an applicant builds it: ``start_application``,
 ``update_fields``, ``save_budget_year`` or ``save_investment_plan``,
 ``add_de_minimis_aid``, ``add_attachment`` (small real PDFs made with reportlab and passed
 through ``inspect_upload``), then ``submit`` — so submitted files get their reference, their
-snapshot, their queued receipt (made by the worker) and their acknowledgement mail. Staff
-then act with ``mark_under_review``, ``request_complements`` and ``withdraw``.
+snapshot and their queued receipt (made by the worker, which also sends the
+acknowledgement). Staff then act with ``mark_under_review``, ``request_complements`` and
+``withdraw``.
 
-Decisions: accepted and rejected files are moved with the generic ``transition(...,
-decided_at=...)`` after ``mark_under_review``. The review and decision issue will add
-reviews, scores and proper decisions (committee, awards, schedules); the demo will then
-decide its files through them.
+Decisions: a file whose scenario ends « Retenu » or « Non retenu » is only put under
+review here; :mod:`grants.demo.reviews` has it scored by the reviewers and
+:mod:`grants.demo.decisions` has the committee decide it through the decisions operations
+(``award`` is the total awarded, ``reason`` the reason the applicant reads).
 
 Dates: the files of the 2016 call are submitted with ``now=`` 2016 dates inside the
 call's window (the call is closed afterwards). ``start_application`` only accepts open
@@ -83,6 +84,8 @@ class DemoFile:
     concluded: datetime | None = None
     #: decision, withdrawal or complement message
     reason: str = ""
+    #: accepted files: the total the committee awards (at most the request)
+    award: Decimal | None = None
 
 
 CHARGE_SPLIT = [
@@ -195,9 +198,11 @@ def demo_files(loaded_at: datetime) -> list[DemoFile]:
             submitted=paris(date(2016, 3, 2), 11, 5),
             reviewed=reviewed_2016,
             concluded=decided_2016,
+            award=D("36000"),
             reason=(
                 "Avis favorable du comité de sélection du 9 juin 2016 (classé 1er) ; "
-                "subvention attribuée par délibération du conseil de Métropole du 24 juin 2016."
+                "subvention attribuée par délibération du conseil de Métropole du 24 juin 2016 "
+                "(DEL-2016-0421)."
             ),
         ),
         DemoFile(
@@ -248,9 +253,233 @@ def demo_files(loaded_at: datetime) -> list[DemoFile]:
             submitted=paris(date(2016, 3, 14), 16, 20),
             reviewed=reviewed_2016,
             concluded=decided_2016,
+            award=D("33000"),
             reason=(
                 "Avis favorable du comité de sélection du 9 juin 2016 (classé 2e) ; "
-                "subvention attribuée par délibération du conseil de Métropole du 24 juin 2016."
+                "subvention attribuée par délibération du conseil de Métropole du 24 juin 2016 "
+                "(DEL-2016-0421)."
+            ),
+        ),
+        DemoFile(
+            call=AAP_2016,
+            org="textile",
+            status=S.accepted,
+            fields={
+                "title": "Boutique solidaire et atelier de retouche textile",
+                "summary": (
+                    "Ouvrir à Lormont une boutique de vêtements de seconde main triés par "
+                    "l'atelier, avec un atelier de retouche et de couture ouvert aux habitants."
+                ),
+                "objectives": (
+                    "Revendre 60 tonnes de vêtements par an à petit prix ; créer 5 postes "
+                    "dont 4 en insertion ; accueillir 200 habitants par an aux ateliers de "
+                    "couture."
+                ),
+                "target_public": "Femmes éloignées de l'emploi des quartiers de Lormont et de "
+                "Cenon ; familles à faibles revenus.",
+                "territory": ["33249", "33119"],
+                "in_qpv": True,
+                "innovation": "Une boutique qui est aussi un lieu de formation aux métiers de "
+                "la couture et de la vente, au pied des résidences.",
+                "partners": "Ville de Lormont ; bailleur Domofrance ; PLIE des Hauts de "
+                "Garonne ; Le Relais Gironde.",
+                "approvals": "Atelier et chantier d'insertion conventionné par l'État (DIRECCTE).",
+                "jobs_created": 5,
+                "jobs_maintained": 20,
+                **_dates(date(2016, 6, 1), date(2018, 12, 31)),
+            },
+            budget={
+                year: YearBudget(
+                    charges,
+                    request,
+                    [
+                        ("74", "État – aide au poste (ACI)", D("110000")),
+                        ("74", "Département de la Gironde – PDI", D("20000")),
+                    ],
+                    D("4000"),
+                )
+                for year, charges, request in (
+                    (2016, D("210000"), D("12000")),
+                    (2017, D("220000"), D("10000")),
+                    (2018, D("228000"), D("8000")),
+                )
+            },
+            historical=True,
+            created=paris(date(2016, 2, 8), 9, 15),
+            submitted=paris(date(2016, 3, 9), 10, 30),
+            reviewed=reviewed_2016,
+            concluded=decided_2016,
+            award=D("28000"),
+            reason=(
+                "Avis favorable du comité de sélection du 9 juin 2016 (classé 3e) ; "
+                "subvention de 28 000 € sur trois ans (30 000 € demandés) attribuée par "
+                "délibération du conseil de Métropole du 24 juin 2016 (DEL-2016-0421)."
+            ),
+        ),
+        DemoFile(
+            call=AAP_2016,
+            org="regie",
+            status=S.accepted,
+            fields={
+                "title": "Petits travaux et médiation dans les résidences des Coteaux",
+                "summary": (
+                    "Un service de petits travaux (peinture, serrurerie, encombrants) et de "
+                    "médiation tenu par des habitants salariés de la régie, pour les "
+                    "locataires des résidences sociales de Floirac."
+                ),
+                "objectives": (
+                    "Intervenir dans 1 200 logements ; créer 4 emplois de proximité ; "
+                    "réduire d'un tiers les dépôts sauvages dans les résidences."
+                ),
+                "target_public": "Habitants du quartier prioritaire des Coteaux, en "
+                "particulier les jeunes et les demandeurs d'emploi de longue durée.",
+                "territory": ["33167"],
+                "in_qpv": True,
+                "innovation": "Des services rendus aux locataires par leurs voisins salariés, "
+                "financés à la fois par les bailleurs et par les habitants.",
+                "partners": "Ville de Floirac ; bailleurs Mésolia et Aquitanis ; centre "
+                "social et culturel de Dravemont.",
+                "approvals": "Régie de quartier labellisée par le Comité national de liaison "
+                "des régies de quartier.",
+                "jobs_created": 4,
+                "jobs_maintained": 20,
+                **_dates(date(2016, 7, 1), date(2018, 12, 31)),
+            },
+            budget={
+                year: YearBudget(
+                    charges,
+                    request,
+                    [
+                        ("74", "Ville de Floirac", D("15000")),
+                        ("74", "État – politique de la ville", D("20000")),
+                    ],
+                    D("6000"),
+                )
+                for year, charges, request in (
+                    (2016, D("160000"), D("10000")),
+                    (2017, D("165000"), D("8000")),
+                    (2018, D("170000"), D("6000")),
+                )
+            },
+            historical=True,
+            created=paris(date(2016, 2, 10), 14, 30),
+            submitted=paris(date(2016, 3, 18), 15, 10),
+            reviewed=reviewed_2016,
+            concluded=decided_2016,
+            award=D("20000"),
+            reason=(
+                "Avis favorable du comité de sélection du 9 juin 2016 (classé 5e) ; "
+                "subvention de 20 000 € sur trois ans (24 000 € demandés : le volet "
+                "encombrants relève du marché de collecte) attribuée par délibération du "
+                "conseil de Métropole du 24 juin 2016 (DEL-2016-0421)."
+            ),
+        ),
+        DemoFile(
+            call=AAP_2016,
+            org="batir",
+            status=S.accepted,
+            fields={
+                "title": "Auto-réhabilitation accompagnée des logements",
+                "summary": (
+                    "Des compagnons de la SCIC accompagnent des ménages modestes qui "
+                    "rénovent eux-mêmes leur logement : isolation, peinture, petits travaux, "
+                    "avec des matériaux de réemploi."
+                ),
+                "objectives": (
+                    "Accompagner 40 chantiers par an ; créer 3 emplois d'encadrants "
+                    "techniques ; réduire de 25 % la facture d'énergie des ménages aidés."
+                ),
+                "target_public": "Propriétaires occupants et locataires modestes ; "
+                "ménages en précarité énergétique.",
+                "territory": ["33063", "33039", "33075"],
+                "in_qpv": False,
+                "innovation": "Le ménage est acteur de son chantier ; la SCIC associe "
+                "artisans, bailleurs et habitants à sa gouvernance.",
+                "partners": "Compagnons Bâtisseurs Aquitaine ; Agence locale de l'énergie ; "
+                "Fondation Abbé Pierre ; CCAS de Bordeaux.",
+                "jobs_created": 3,
+                "jobs_maintained": 10,
+                **_dates(date(2016, 9, 1), date(2018, 12, 31)),
+            },
+            budget={
+                year: YearBudget(
+                    charges,
+                    request,
+                    [
+                        ("74", "Région Aquitaine Limousin Poitou-Charentes", D("15000")),
+                        ("74", "Fondation Abbé Pierre", D("10000")),
+                    ],
+                    D("2000"),
+                )
+                for year, charges, request in (
+                    (2016, D("140000"), D("11000")),
+                    (2017, D("146000"), D("9000")),
+                    (2018, D("150000"), D("7000")),
+                )
+            },
+            aids=[(date(2015, 6, 1), "Région Aquitaine", D("8000"))],
+            historical=True,
+            created=paris(date(2016, 2, 22), 16),
+            submitted=paris(date(2016, 3, 24), 11, 45),
+            reviewed=reviewed_2016,
+            concluded=decided_2016,
+            award=D("25000"),
+            reason=(
+                "Avis favorable du comité de sélection du 9 juin 2016 (classé 4e) ; "
+                "subvention de 25 000 € sur trois ans (27 000 € demandés) attribuée par "
+                "délibération du conseil de Métropole du 24 juin 2016 (DEL-2016-0421)."
+            ),
+        ),
+        DemoFile(
+            call=AAP_2016,
+            org="velocargo",
+            status=S.accepted,
+            fields={
+                "title": "Coursiers à vélo pour les commerces de Bègles",
+                "summary": (
+                    "Lancer un service de livraison à vélo-cargo pour les commerçants et les "
+                    "artisans de Bègles et du sud de Bordeaux, porté par une SCOP de "
+                    "coursiers salariés."
+                ),
+                "objectives": (
+                    "Livrer 150 colis par jour à la fin de 2018 ; créer 4 emplois de "
+                    "coursiers salariés et associés ; éviter 30 000 km de camionnette par an."
+                ),
+                "target_public": "Commerçants et artisans ; jeunes sans qualification "
+                "recrutés comme coursiers.",
+                "territory": ["33039", "33063"],
+                "in_qpv": False,
+                "innovation": "Cyclologistique coopérative : les coursiers sont associés de "
+                "la SCOP et décident de leurs conditions de travail.",
+                "partners": "Association des commerçants de Bègles ; Ville de Bègles ; "
+                "Union régionale des SCOP.",
+                "jobs_created": 4,
+                "jobs_maintained": 3,
+                **_dates(date(2016, 9, 1), date(2018, 12, 31)),
+            },
+            budget={
+                year: YearBudget(
+                    charges,
+                    request,
+                    [("74", "ADEME – appel à projets mobilité", D("12000"))],
+                )
+                for year, charges, request in (
+                    (2016, D("95000"), D("8000")),
+                    (2017, D("105000"), D("6000")),
+                    (2018, D("115000"), D("4000")),
+                )
+            },
+            historical=True,
+            created=paris(date(2016, 3, 1), 11),
+            submitted=paris(date(2016, 3, 29), 17, 5),
+            reviewed=reviewed_2016,
+            concluded=decided_2016,
+            award=D("15000"),
+            reason=(
+                "Avis favorable du comité de sélection du 9 juin 2016 (classé 6e) ; "
+                "subvention de 15 000 € sur trois ans (18 000 € demandés : montant réduit, "
+                "avec un point d'étape à un an) attribuée par délibération du conseil de "
+                "Métropole du 24 juin 2016 (DEL-2016-0421)."
             ),
         ),
         DemoFile(
@@ -419,7 +648,7 @@ def demo_files(loaded_at: datetime) -> list[DemoFile]:
         DemoFile(
             call=AAP_2023,
             org="numerique",
-            status=S.submitted,
+            status=S.under_review,
             fields={
                 "title": "Reconditionnement d'ordinateurs pour les familles et les associations",
                 "summary": "Collecter les ordinateurs réformés des entreprises et des "
@@ -456,6 +685,8 @@ def demo_files(loaded_at: datetime) -> list[DemoFile]:
             aids=[(date(2025, 1, 20), "Département de la Gironde", D("9500"))],
             created=ago(6, 10),
             submitted=ago(2, 17, 25),
+            # given to two reviewers by grants.demo.reviews (one of them has started)
+            reviewed=ago(1, 9),
         ),
         DemoFile(
             call=AAP_2023,
@@ -765,8 +996,7 @@ def _staff_steps(spec: DemoFile, application, actor, staff) -> None:
         ops.withdraw(application, actor, spec.reason)
         if spec.concluded is not None:
             application.withdrawn_at = spec.concluded
-    elif spec.status in (S.accepted, S.rejected):
-        ops.transition(application, staff, spec.status, spec.reason, decided_at=spec.concluded)
+    # accepted / rejected: reviewed and decided by grants.demo.reviews and grants.demo.decisions
 
 
 def _backdate(spec: DemoFile, application) -> None:

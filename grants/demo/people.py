@@ -28,7 +28,28 @@ DEMO_USERS = [
     ("reviewer", "evaluatrice@demo.grants.local", "Rachida Évaluatrice", [Role.reviewer]),
     ("applicant", "porteur@demo.grants.local", "Paul Porteur", []),
     ("applicant2", "cooperative@demo.grants.local", "Camille Coopératrice", []),
+    # The members of the selection committee's panel of reviewers (see grants.demo.reviews).
+    # Their addresses are on their own domain: the likely-conflict rule warns when a
+    # reviewer shares an e-mail domain with a member of the file's organisation, and the
+    # demo applicants are on demo.grants.local.
+    ("durand", "m.durand@jury.demo.grants.local", "Michel Durand", [Role.reviewer]),
+    ("nguyen", "s.nguyen@jury.demo.grants.local", "Sophie Nguyen", [Role.reviewer]),
+    ("bertrand", "l.bertrand@jury.demo.grants.local", "Luc Bertrand", [Role.reviewer]),
+    ("morel", "a.morel@jury.demo.grants.local", "Anne Morel", [Role.reviewer]),
 ]
+
+#: the accounts printed by ``grants demo``, with their label
+ACCOUNT_LABELS = {
+    "admin": "Administrateur",
+    "staff": "Agent du service ESS",
+    "reviewer": "Évaluateur",
+    "applicant": "Porteur de projet",
+    "applicant2": "Porteur de projet",
+    "durand": "Évaluateur",
+    "nguyen": "Évaluateur",
+    "bertrand": "Évaluateur",
+    "morel": "Évaluateur",
+}
 
 #: ``key`` names the organisation in the demo files; ``siren8`` and ``nic4`` make its SIRET
 DEMO_ORGANISATIONS = [
