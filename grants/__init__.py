@@ -69,20 +69,29 @@ def create_app(config: dict | None = None) -> Flask:
     from grants.core import models as _core  # noqa: F401
     from grants.core.errors import register_error_handlers
     from grants.core.views import bp as core_bp
+    from grants.dashboards.views import bp as dashboards_bp
     from grants.decisions import api as _decisions_api  # noqa: F401
     from grants.decisions import models as _decisions  # noqa: F401
     from grants.decisions.views import bp as decisions_bp
+    from grants.exports import api as _exports_api  # noqa: F401
     from grants.exports import models as _exports  # noqa: F401
+    from grants.exports.views import bp as exports_bp
+    from grants.funding import api as _funding_api  # noqa: F401
     from grants.funding import budget_api as _budget_api  # noqa: F401
     from grants.funding import models as _funding  # noqa: F401
     from grants.funding.budget_views import bp as budget_bp
+    from grants.funding.views import bp as funding_bp
     from grants.notifications import api as _notifications_api  # noqa: F401
     from grants.notifications import models as _notifications  # noqa: F401
     from grants.notifications.views import bp as notifications_bp
     from grants.organisations import api as _orgs_api  # noqa: F401
     from grants.organisations import models as _orgs  # noqa: F401
     from grants.organisations.views import bp as organisations_bp
+    from grants.payments import api as _payments_api  # noqa: F401
     from grants.payments import models as _payments  # noqa: F401
+    from grants.payments.views import bp as payments_bp
+    from grants.reports import api as _reports_api  # noqa: F401
+    from grants.reports.views import bp as reports_bp
     from grants.reviews import api as _reviews_api  # noqa: F401
     from grants.reviews import models as _reviews  # noqa: F401
     from grants.reviews.views import bp as reviews_bp
@@ -96,7 +105,12 @@ def create_app(config: dict | None = None) -> Flask:
         reviews_bp,
         decisions_bp,
         budget_bp,
+        funding_bp,
+        payments_bp,
         notifications_bp,
+        exports_bp,
+        reports_bp,
+        dashboards_bp,
         audit_bp,
         api_bp,
     ):

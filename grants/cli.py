@@ -20,6 +20,7 @@ def main() -> None:
 def register_commands(app) -> None:
     from grants.accounts.cli import users
     from grants.demo import demo_command
+    from grants.exports.cli import export_group
     from grants.funding.budget_cli import budget_group
     from grants.funding.cli import schedule
 
@@ -27,3 +28,4 @@ def register_commands(app) -> None:
     app.cli.add_command(schedule)
     app.cli.add_command(budget_group)
     app.cli.add_command(demo_command)
+    app.cli.add_command(export_group)

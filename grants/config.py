@@ -166,6 +166,14 @@ def build_config() -> dict:
         # Funder (attribuant) of the default configuration.
         "FUNDER_NAME": os.environ.get("FUNDER_NAME", "Bordeaux Métropole"),
         "FUNDER_SIRET": os.environ.get("FUNDER_SIRET", "24330031600011"),
+        "FUNDER_SERVICE": os.environ.get("FUNDER_SERVICE", "Service économie sociale et solidaire"),
+        # SIRET of the instructing service (SCDL idServiceInstructeur); the funder's if unset
+        "FUNDER_SERVICE_SIRET": os.environ.get("FUNDER_SERVICE_SIRET"),
+        # Mail ledger timings (seconds): a claim older than this belongs to a dead worker; a
+        # pending row older than this lost its task; the first retry waits this long.
+        "MAIL_STALE_CLAIM_SECONDS": _int("MAIL_STALE_CLAIM_SECONDS", 600),
+        "MAIL_LOST_PENDING_SECONDS": _int("MAIL_LOST_PENDING_SECONDS", 120),
+        "MAIL_RETRY_BASE_SECONDS": _int("MAIL_RETRY_BASE_SECONDS", 5),
         "BABEL_DEFAULT_LOCALE": "fr",
         "BABEL_DEFAULT_TIMEZONE": "Europe/Paris",
         "WTF_CSRF_TIME_LIMIT": 8 * 3600,

@@ -28,6 +28,8 @@ pytest_plugins = [
     "tests.fixtures.decisions",
     "tests.fixtures.notifications",
     "tests.fixtures.funding",
+    "tests.fixtures.payments",
+    "tests.fixtures.reports",
     "tests.fixtures.services",
 ]
 

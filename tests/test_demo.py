@@ -16,7 +16,7 @@ from markupsafe import escape
 DEMO_EMAILS = [
     "admin@demo.grants.local",
     "agent@demo.grants.local",
-    "evaluatrice@demo.grants.local",
+    "evaluatrice@jury.demo.grants.local",
     "porteur@demo.grants.local",
     "cooperative@demo.grants.local",
     "m.durand@jury.demo.grants.local",
@@ -555,7 +555,7 @@ def test_the_applicant_and_the_public_see_the_decisions(app, demo):
 
 def test_the_demo_reviewer_finds_their_queue(app, demo, login):
     client = app.test_client()
-    login(client, "evaluatrice@demo.grants.local", demo_password(app, "reviewer"))
+    login(client, "evaluatrice@jury.demo.grants.local", demo_password(app, "reviewer"))
     page = client.get("/evaluations").get_data(as_text=True)
     assert "AAP-2023-0003" in page and "AIS-2016-0001" in page  # today's work
     assert "En cours" in page and "À faire" in page
@@ -571,7 +571,7 @@ def test_the_draft_review_keeps_its_scores(app, demo):
     from grants.reviews.models import Review, ReviewStatus
 
     with app.app_context():
-        rachida = _user("evaluatrice@demo.grants.local")
+        rachida = _user("evaluatrice@jury.demo.grants.local")
         [draft] = db.session.scalars(
             sa.select(Review).where(
                 Review.reviewer_id == rachida.id, Review.status == ReviewStatus.in_progress
@@ -582,7 +582,7 @@ def test_the_draft_review_keeps_its_scores(app, demo):
         assert draft.opinion is None and draft.due_on > draft.assigned_at.date()
         review_id = draft.id
     client = app.test_client()
-    log_in_as(app, client, "evaluatrice@demo.grants.local")
+    log_in_as(app, client, "evaluatrice@jury.demo.grants.local")
     page = client.get(f"/evaluations/{review_id}").get_data(as_text=True)
     assert "Une filière locale du réemploi numérique" in page
 
@@ -604,7 +604,7 @@ def test_the_ranking_renders_for_staff(app, demo):
     assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
 
     reviewer = app.test_client()
-    log_in_as(app, reviewer, "evaluatrice@demo.grants.local")
+    log_in_as(app, reviewer, "evaluatrice@jury.demo.grants.local")
     assert reviewer.get(f"/gestion/appels/{call_id}/classement").status_code == 403
 
 

@@ -40,4 +40,21 @@ BEAT_SCHEDULE: dict = {
         "schedule": crontab(minute=10),
         "options": {"expires": 3000},
     },
+    # Export jobs whose task was lost (still queued after a few minutes).
+    "export-sweep": {
+        "task": "grants.exports.sweep",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 280},
+    },
+    # Annual reports due in 30 days, then overdue (one reminder per due date).
+    "remind-reports-due": {
+        "task": "grants.reports.remind_reports_due",
+        "schedule": crontab(minute=15),
+        "options": {"expires": 3000},
+    },
+    "remind-reports-overdue": {
+        "task": "grants.reports.remind_reports_overdue",
+        "schedule": crontab(minute=20),
+        "options": {"expires": 3000},
+    },
 }

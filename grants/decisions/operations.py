@@ -323,6 +323,9 @@ def decide(application: Application, actor: User, data: DecisionInput) -> tuple[
             changes={"reviews_override": [None, override]},
         )
     _notify(application, decision, now)
+    from grants.funding.operations import request_schedule  # schedules follow the decisions
+
+    request_schedule(call, actor, changed=application)
     messages = {
         "decision.amended": f"Le montant attribué au dossier {_ref(application)} est de "
         f"{format_money(amount)}.",

@@ -25,7 +25,7 @@ DEMO_USERS = [
     # key, e-mail, full name, roles
     ("admin", "admin@demo.grants.local", "Alice Administratrice", [Role.admin, Role.staff]),
     ("staff", "agent@demo.grants.local", "Sébastien Agent ESS", [Role.staff]),
-    ("reviewer", "evaluatrice@demo.grants.local", "Rachida Évaluatrice", [Role.reviewer]),
+    ("reviewer", "evaluatrice@jury.demo.grants.local", "Rachida Évaluatrice", [Role.reviewer]),
     ("applicant", "porteur@demo.grants.local", "Paul Porteur", []),
     ("applicant2", "cooperative@demo.grants.local", "Camille Coopératrice", []),
     # The members of the selection committee's panel of reviewers (see grants.demo.reviews).

@@ -10,8 +10,8 @@ reminders off (``essential=False``). Each task holds a lease against overlapping
 (:func:`grants.core.locks.locked_task`) and writes through the notification ledger, whose
 unique key makes a second run a no-op.
 
-The beat entries are in :data:`REPORT_BEAT_SCHEDULE`, to be merged into
-``worker/schedule.py``'s ``BEAT_SCHEDULE``.
+Their beat entries are in ``worker/schedule.py`` (hourly, so that a beat or worker down at
+one hour only delays the reminder).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from celery import shared_task
-from celery.schedules import crontab
 from sqlalchemy.orm import joinedload
 
 from grants.core.locks import locked_task
@@ -28,20 +27,6 @@ from grants.extensions import db
 
 #: the first reminder, this many days before the due date
 DUE_SOON_DAYS = 30
-
-#: hourly, so that a beat or worker down at one hour only delays the reminder
-REPORT_BEAT_SCHEDULE: dict = {
-    "remind-reports-due": {
-        "task": "grants.reports.remind_reports_due",
-        "schedule": crontab(minute=15),
-        "options": {"expires": 3000},
-    },
-    "remind-reports-overdue": {
-        "task": "grants.reports.remind_reports_overdue",
-        "schedule": crontab(minute=20),
-        "options": {"expires": 3000},
-    },
-}
 
 
 def _owed_reports(condition):
