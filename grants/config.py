@@ -21,6 +21,11 @@ def _bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
 def _int(name: str, default: int) -> int:
     value = os.environ.get(name)
     return int(value) if value else default
@@ -171,9 +176,9 @@ def build_config() -> dict:
         "FUNDER_SERVICE_SIRET": os.environ.get("FUNDER_SERVICE_SIRET"),
         # Mail ledger timings (seconds): a claim older than this belongs to a dead worker; a
         # pending row older than this lost its task; the first retry waits this long.
-        "MAIL_STALE_CLAIM_SECONDS": _int("MAIL_STALE_CLAIM_SECONDS", 600),
-        "MAIL_LOST_PENDING_SECONDS": _int("MAIL_LOST_PENDING_SECONDS", 120),
-        "MAIL_RETRY_BASE_SECONDS": _int("MAIL_RETRY_BASE_SECONDS", 5),
+        "MAIL_STALE_CLAIM_SECONDS": _float("MAIL_STALE_CLAIM_SECONDS", 600.0),
+        "MAIL_LOST_PENDING_SECONDS": _float("MAIL_LOST_PENDING_SECONDS", 120.0),
+        "MAIL_RETRY_BASE_SECONDS": _float("MAIL_RETRY_BASE_SECONDS", 5.0),
         "BABEL_DEFAULT_LOCALE": "fr",
         "BABEL_DEFAULT_TIMEZONE": "Europe/Paris",
         "WTF_CSRF_TIME_LIMIT": 8 * 3600,

@@ -57,4 +57,10 @@ BEAT_SCHEDULE: dict = {
         "schedule": crontab(minute=20),
         "options": {"expires": 3000},
     },
+    # Schedule computations whose message was lost with a dead worker.
+    "schedule-run-sweep": {
+        "task": "grants.funding.sweep_schedule_runs",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 280},
+    },
 }

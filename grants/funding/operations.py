@@ -566,7 +566,12 @@ def store_chunk(plan: Plan, awards: Sequence[AwardPlan]) -> None:
         for year in stale:
             deletes.append({"b_award": award.award_id, "b_year": year})
         allocated = sum(computed.values(), ZERO)
-        if (
+        if award.status not in RESCHEDULABLE:
+            # Convention signed or later, its tranches as computed (else: a conflict above).
+            if award.schedule_error is not None:
+                error_updates.append({"b_id": award.award_id, "error": None})
+            plan.unchanged += 1
+        elif (
             changed_years
             or stale
             or award.total != award.target

@@ -400,6 +400,51 @@ def test_a_locked_tranche_with_the_same_amount_is_no_conflict(
     assert stored_tranches(call.call_id)[call.files[2].name][0] == (2016, 10909, "paid")
 
 
+def _sign(app, call_id, organisation):
+    """The award's convention is signed (its status moves on, as payments do)."""
+    from grants.applications.models import Application
+    from grants.extensions import db
+    from grants.funding.models import Award, AwardStatus
+    from grants.organisations.models import Organisation
+
+    with app.app_context():
+        award = db.session.scalar(
+            sa.select(Award)
+            .join(Application, Application.id == Award.application_id)
+            .join(Organisation, Organisation.id == Application.organisation_id)
+            .where(Award.call_id == call_id, Organisation.name == organisation)
+        )
+        award.status = AwardStatus.convention_signed
+        db.session.commit()
+        db.session.remove()
+
+
+def test_a_signed_award_is_kept_as_is_and_reported_only_when_it_would_change(
+    app, db_read, laureates_call, schedule_run, run_schedule_task, stored_tranches
+):
+    call = laureates_call()
+    run_schedule_task(schedule_run(call.call_id, call.staff_id))
+    signed = call.files[1]
+    _sign(app, call.call_id, signed.name)
+
+    same = schedule_run(call.call_id, call.staff_id)
+    assert run_schedule_task(same) == "stored"
+    result = run_of(db_read, same)["result"]
+    assert result["conflicts"] == [] and result["unchanged"] == 6
+
+    amend(app, call, signed, "34000")  # after the signature: an amendment is needed
+    changed = db_read(lambda s: s.scalar(sa.text("SELECT max(id) FROM schedule_run")))
+    assert run_schedule_task(changed) == "stored"
+    result = run_of(db_read, changed)["result"]
+    assert [(c["reference"], c["status"]) for c in result["conflicts"]] == [
+        (signed.reference, "convention_signed")
+    ]
+    assert "avenant" in result["conflicts"][0]["message"]
+    assert stored_tranches(call.call_id)[signed.name] == expected_seed_tranches()[signed.name]
+    state = awards(db_read, call.call_id)[signed.name]
+    assert state["status"] == "convention_signed" and state["total"] == Decimal("35000")
+
+
 # --- Overflow and the alternatives ---------------------------------------------------------------
 
 
