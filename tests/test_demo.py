@@ -259,8 +259,13 @@ def test_mails_one_per_event_and_recipient_without_flooding(app, demo):
     review given — the 2016 call's 7 files × 2 reviews, plus the assignment withdrawn after
     the conflict (notified before the reviewer declared it), plus today's 3 —; the
     committee's decision to the member of each 2016 file's organisation (7); the complement
-    request of the incomplete file (1). That is 26, sent by the worker; the acknowledgements
-    of the submissions come with their receipts, also made by the worker (next test)."""
+    request of the incomplete file (1). Then the 2016 laureates' follow-up, one e-mail per
+    event to the organisation's member: their schedule ready (6), their convention to sign
+    (6, the PDF attached), each payment made (7: six 2016 tranches paid in full or in part,
+    two 2017 tranches — one 2016 payment is still waiting for validation), each 2016 report
+    accepted (4) or returned (1); the reports handed in notify staff in the app only. That
+    is 50, sent by the worker; the acknowledgements of the submissions come with their
+    receipts, also made by the worker (next test)."""
     from collections import Counter
 
     from grants.core.models import OutgoingMail
@@ -275,14 +280,16 @@ def test_mails_one_per_event_and_recipient_without_flooding(app, demo):
         assert events["application.decision"] == _count(db, Decision) == 7
         assert events["application.complements_requested"] == 1
         mails = _count(db, OutgoingMail)
+        assert events["award.schedule_ready"] == events["award.convention_ready"] == 6
+        assert events["payment.made"] == 7
         assert mails == _count(db, Notification, Notification.mail_id.is_not(None))
-        assert mails <= 30
+        assert mails <= 50
 
 
 def test_the_worker_makes_every_receipt(app, demo):
     """What ``python3 dev.py start`` does right after ``grants demo``, run in-process: the
     receipts, each with its acknowledgement (PDF attached) to the organisation's member —
-    38 e-mails in all with those of the previous test, for 13 files and 9 accounts."""
+    62 e-mails in all with those of the previous test, for 13 files and 9 accounts."""
     from grants.applications.tasks import make_receipt
     from grants.core.models import OutgoingMail
     from grants.core.storage import get_storage
@@ -301,7 +308,7 @@ def test_the_worker_makes_every_receipt(app, demo):
                 assert get_storage().read(a.receipt_key).startswith(b"%PDF")
         acknowledged = _count(db, Notification, Notification.event == "application.submitted")
         assert acknowledged == len(jobs)
-        assert _count(db, OutgoingMail) <= 40
+        assert _count(db, OutgoingMail) <= 62
 
 
 def test_a_second_run_changes_nothing(app):
@@ -636,3 +643,67 @@ def test_the_budget_lines_and_commitments(app, demo):
         assert plie.kind == CommitmentKind.plie and plie.amount == Decimal("17500")
         assert commitments["CRESS"].amount == Decimal("20000")
         assert commitments["ADIE"].amount == Decimal("45000")
+
+
+def test_the_2016_laureates_are_scheduled_signed_paid_and_report(app, demo):
+    """The follow-up of the 2016 call: degressive schedules within the envelopes (computed
+    in-process), conventions signed in 2016, payments on mandates, reports accepted,
+    returned and late, and the SCDL export of 2016 valid with the subsidies over 23 000 €."""
+    import io
+
+    from grants.exports.rules import validate_csv
+    from grants.exports.scdl import load_schema
+    from grants.extensions import db
+    from grants.funding.models import Award
+    from grants.payments.models import Convention, Payment, PaymentStatus, ReportStatus
+    from grants.reports.queries import is_late
+
+    with app.app_context():
+        call = _calls(db)["AAP-2016"]
+        envelopes = {y.year: y.envelope for y in call.years}
+        awards = list(db.session.scalars(sa.select(Award).where(Award.call_id == call.id)))
+        assert len(awards) == 6 and sum(a.total for a in awards) == Decimal("157000")
+        per_year = dict.fromkeys(envelopes, Decimal("0"))
+        for award in awards:
+            amounts = [t.amount for t in sorted(award.tranches, key=lambda t: t.year)]
+            assert sum(amounts) == award.total == award.allocated_total
+            assert all(a > b for a, b in zip(amounts, amounts[1:], strict=False)), amounts
+            for tranche in award.tranches:
+                per_year[tranche.year] += tranche.amount
+        assert all(per_year[year] <= envelopes[year] for year in envelopes), per_year
+
+        conventions = list(db.session.scalars(sa.select(Convention)))
+        assert len(conventions) == 6
+        for convention in conventions:
+            assert convention.signed_on.year == 2016 and convention.signed_copy_key
+
+        payments = list(db.session.scalars(sa.select(Payment)))
+        paid = [p for p in payments if p.status == PaymentStatus.paid]
+        assert any(p.order_ref.startswith("MAND-2016-") and p.paid_on.year == 2016 for p in paid)
+        assert any(p.paid_on.year == 2017 for p in paid)
+        assert any(p.tranche.paid_amount < p.tranche.amount for p in paid if p.tranche.year == 2016)
+        assert [p.status for p in payments].count(PaymentStatus.requested) == 1
+
+        reports = [r for a in awards for r in _reports(db, a.id) if r.year == 2016]
+        statuses = [r.status for r in reports]
+        assert statuses.count(ReportStatus.accepted) == 4
+        [returned] = [r for r in reports if r.status == ReportStatus.returned]
+        assert returned.review_comment
+        [late] = [r for r in reports if r.status == ReportStatus.due]
+        assert is_late(late)
+
+    result = app.test_cli_runner().invoke(args=["export", "scdl", "--year", "2016"])
+    assert result.exit_code == 0, result.output
+    rows = result.stdout.strip().splitlines()
+    assert len(rows) >= 2 and "AAP-2016-0001" in result.stdout
+    report = validate_csv(io.StringIO(result.stdout), load_schema())
+    assert report.valid, report.lines()
+    assert report.rows == 4  # 36 000, 33 000, 28 000 and 25 000 € (not 20 000 nor 15 000)
+
+
+def _reports(db, award_id: int) -> list:
+    from grants.payments.models import AnnualReport
+
+    return list(
+        db.session.scalars(sa.select(AnnualReport).where(AnnualReport.award_id == award_id))
+    )

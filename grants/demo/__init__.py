@@ -14,11 +14,17 @@ What is loaded (see the modules):
 * :mod:`grants.demo.reviews`: five reviewers, their declared links, the pools, the 2016
   call's files scored (with a conflict declared on one assignment), reviews to do today;
 * :mod:`grants.demo.decisions`: the 2016 committee session and its decisions (six
-  laureates, one rejection), the call marked decided.
+  laureates, one rejection), the call marked decided;
+* :mod:`grants.demo.payments`: the 2016 awards and their degressive schedules (computed
+  in-process, without a worker), the conventions signed in 2016, the payments of 2016 and
+  2017 (one partial, one still to validate), the 2016 annual reports (accepted, one
+  returned, one late).
 
 A second run changes nothing and prints the same accounts: users are found by e-mail,
 organisations by name, calls by reference prefix, files by (call, organisation), links,
-reviews, decisions, sessions and commitments by what they are about.
+reviews, decisions, sessions and commitments by what they are about; schedules are
+computed only while an award's tranches don't make its total, and conventions, payments
+and reports are played only from the state they wait in.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ def load_demo(notes: list[str] | None = None) -> dict[str, tuple[str, str, list[
     from grants.demo.calls import load_calls
     from grants.demo.decisions import load_decisions
     from grants.demo.files import load_files
+    from grants.demo.payments import load_payments
     from grants.demo.people import load_organisations, load_users
     from grants.demo.reviews import load_reviews
     from grants.extensions import db
@@ -55,6 +62,7 @@ def load_demo(notes: list[str] | None = None) -> dict[str, tuple[str, str, list[
     skipped += load_budget(calls, staff)
     load_reviews(users, organisations, calls, staff)
     load_decisions(organisations, calls, staff, loaded_at)
+    load_payments(calls, staff)
     if notes is not None:
         notes.extend(skipped)
     db.session.commit()
