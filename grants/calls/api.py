@@ -144,6 +144,34 @@ _INPUT_PROPERTIES = {
         "entre 0 et 1 (4 décimales au plus), par exemple « 0.5 ».",
     },
     "reviews_required": {"type": "integer", "minimum": 1, "maximum": operations.MAX_REVIEWS},
+    "share_review_comments": {
+        "type": "boolean",
+        "description": "Les porteurs lisent les commentaires des évaluateurs, anonymisés, "
+        "avec la décision.",
+    },
+    "payment_years": {
+        "type": "integer",
+        "nullable": True,
+        "minimum": 1,
+        "maximum": operations.MAX_PAYMENT_YEARS,
+        "description": "Aide à l'investissement : nombre de tranches annuelles ; null : une.",
+    },
+    "advance_share": {
+        "oneOf": [{"type": "string"}, {"type": "number"}],
+        "description": "Part de la première tranche versée à la signature, entre 0 et 1 "
+        "(4 décimales au plus), par exemple « 0.3 ».",
+    },
+    "release_on_report": {
+        "type": "boolean",
+        "description": "Tranches suivantes versées après acceptation du compte rendu de "
+        "l'année précédente.",
+    },
+    "report_due_month": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 12,
+        "description": "Mois (de l'année suivante) à la fin duquel le compte rendu est dû.",
+    },
     "documents": {"type": "array", "items": DOCUMENT},
     "criteria": {"type": "array", "items": CRITERION},
 }
@@ -193,6 +221,11 @@ CALL = schema(
             "ceiling": {**MONEY, "nullable": True},
             "max_expense_share": {"type": "string", "nullable": True, "example": "0.5000"},
             "reviews_required": {"type": "integer"},
+            "share_review_comments": {"type": "boolean"},
+            "payment_years": {"type": "integer", "nullable": True},
+            "advance_share": {"type": "string", "example": "1.0000"},
+            "release_on_report": {"type": "boolean"},
+            "report_due_month": {"type": "integer"},
             "documents": {"type": "array", "items": DOCUMENT},
             "criteria": {"type": "array", "items": CRITERION},
             "url": {"type": "string", "description": "La page publique de l'appel."},
@@ -288,6 +321,11 @@ def call_json(call: Call) -> dict:
             None if call.max_expense_share is None else format(call.max_expense_share, "f")
         ),
         "reviews_required": call.reviews_required,
+        "share_review_comments": bool(call.share_review_comments),
+        "payment_years": call.payment_years,
+        "advance_share": format(Decimal(call.advance_share), "f"),
+        "release_on_report": bool(call.release_on_report),
+        "report_due_month": call.report_due_month,
         "documents": [
             {
                 "id": d.id,
@@ -361,6 +399,12 @@ def _share(value) -> Decimal | None:
     if share is not None and -share.as_tuple().exponent > 4:
         raise _Invalid("La part a au plus 4 décimales (par exemple 0.3333).")
     return share
+
+
+def _bool(value) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid("Un booléen (true ou false) est attendu.")
+    return value
 
 
 def _years(value) -> list[dict]:
@@ -446,6 +490,11 @@ PARSERS = {
     "ceiling": lambda v: _parse(rules.parse_money, v),
     "max_expense_share": _share,
     "reviews_required": _int,
+    "share_review_comments": _bool,
+    "payment_years": lambda v: None if v is None else _int(v),
+    "advance_share": _share,
+    "release_on_report": _bool,
+    "report_due_month": _int,
     "documents": _documents,
     "criteria": _criteria,
 }

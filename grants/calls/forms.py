@@ -14,7 +14,7 @@ from the envelopes.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -115,6 +115,43 @@ class PercentField(_ParsedField):
 
     def format(self, value):
         return rules.share_to_percentage(value)
+
+
+ADVANCE_RANGE = "La part doit être comprise entre 0 et 100 %."
+
+
+class AdvanceField(PercentField):
+    """A percentage between 0 and 100 included (the advance may be nil)."""
+
+    def parse(self, text):
+        cleaned = "".join((text or "").split()).removesuffix("%").replace(",", ".")
+        try:
+            number = Decimal(cleaned) if cleaned else None
+        except InvalidOperation:
+            number = None
+        if number is not None and number.is_finite():
+            if number == 0:
+                return Decimal("0.0000")
+            if not Decimal(0) <= number <= Decimal(100):
+                raise ValueError(ADVANCE_RANGE)
+        return rules.parse_percentage(text)
+
+
+#: the months of the report's due date, in French
+MONTHS = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+]
 
 
 class WeightField(_ParsedField):
@@ -270,6 +307,41 @@ class CallForm(FlaskForm):
     reviews_required = IntField(
         "Évaluations requises par dossier", validators=REQUIRED, minimum=1, maximum=20, default=2
     )
+    advance_share = AdvanceField(
+        "Part de la première tranche versée à la signature (%)",
+        validators=REQUIRED,
+        description=(
+            "Avance sur la tranche de la première année, versée à la signature de la "
+            "convention : 100 pour la verser entière, 0 pour ne rien verser d'avance."
+        ),
+    )
+    payment_years = IntField(
+        "Nombre de tranches annuelles (aide à l'investissement)",
+        minimum=1,
+        maximum=10,
+        description=(
+            "Aide à l'investissement uniquement : une tranche par année de travaux, à partir "
+            "de la première année budgétaire (de 1 à 10). Vide : une seule tranche."
+        ),
+    )
+    release_on_report = BooleanField(
+        "Versement des tranches suivantes après acceptation du compte rendu de l'année précédente",
+        default=True,
+        description="Décoché : les tranches suivantes sont versées chaque année sans attendre.",
+    )
+    report_due_month = SelectField(
+        "Mois d'échéance du compte rendu annuel (année suivante)",
+        validators=REQUIRED,
+        choices=[SelectChoice(str(n), name) for n, name in enumerate(MONTHS, start=1)],
+        invalid_choice_message=INVALID_CHOICE,
+        default="6",
+        description="Le compte rendu de l'année N est attendu à la fin de ce mois de l'année N+1.",
+    )
+    share_review_comments = BooleanField(
+        "Communiquer aux porteurs les commentaires des évaluateurs, anonymisés",
+        description="Avec la décision ; les noms des évaluateurs et les notes ne sont pas "
+        "communiqués.",
+    )
     documents = FieldList(FormField(DocumentRow), max_entries=MAX_ROWS)
     criteria = FieldList(FormField(CriterionRow), max_entries=MAX_ROWS)
 
@@ -330,6 +402,11 @@ class CallForm(FlaskForm):
             "ceiling": self.ceiling.data,
             "max_expense_share": self.max_expense_share.data,
             "reviews_required": self.reviews_required.data,
+            "share_review_comments": bool(self.share_review_comments.data),
+            "payment_years": self.payment_years.data,
+            "advance_share": self.advance_share.data,
+            "release_on_report": bool(self.release_on_report.data),
+            "report_due_month": _month(self.report_due_month.data),
             "documents": [
                 {
                     "id": _row_id(row.id.data),
@@ -375,6 +452,13 @@ class CallForm(FlaskForm):
         return bool(self.errors or self.list_errors)
 
 
+def _month(value) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return -1  # refused by operations
+
+
 def _row_id(value) -> int | None:
     try:
         return int(value) if value not in (None, "") else None
@@ -418,6 +502,13 @@ def form_data(values: dict) -> dict:
         "ceiling": values.get("ceiling"),
         "max_expense_share": values.get("max_expense_share"),
         "reviews_required": values.get("reviews_required"),
+        "share_review_comments": bool(values.get("share_review_comments")),
+        "payment_years": values.get("payment_years"),
+        "advance_share": values.get("advance_share"),
+        "release_on_report": bool(values.get("release_on_report")),
+        "report_due_month": (
+            None if values.get("report_due_month") is None else str(values["report_due_month"])
+        ),
         "documents": [dict(row) for row in values.get("documents") or []],
         "criteria": [dict(row) for row in values.get("criteria") or []],
     }

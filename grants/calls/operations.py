@@ -64,12 +64,18 @@ SCALAR_FIELDS = [
     "ceiling",
     "max_expense_share",
     "reviews_required",
+    "share_review_comments",
+    "payment_years",
+    "advance_share",
+    "release_on_report",
+    "report_due_month",
 ]
 LIST_FIELDS = ["years", "documents", "criteria"]
 FIELDS = SCALAR_FIELDS + LIST_FIELDS
 
 MAX_TEXT = 50_000
 MAX_REVIEWS = 20
+MAX_PAYMENT_YEARS = 10
 SECTOR_MAX = 120
 
 PREFIX_TAKEN = "Ce préfixe est déjà utilisé par un autre appel."
@@ -112,6 +118,11 @@ def default_values() -> dict:
         "ceiling": None,
         "max_expense_share": None,
         "reviews_required": 2,
+        "share_review_comments": False,
+        "payment_years": None,
+        "advance_share": Decimal("1"),
+        "release_on_report": True,
+        "report_due_month": 6,
         "documents": [],
         "criteria": [],
     }
@@ -135,6 +146,15 @@ def call_values(call: Call) -> dict:
         "ceiling": call.ceiling,
         "max_expense_share": call.max_expense_share,
         "reviews_required": call.reviews_required,
+        "share_review_comments": bool(call.share_review_comments),
+        "payment_years": call.payment_years,
+        "advance_share": (
+            Decimal("1") if call.advance_share is None else Decimal(call.advance_share)
+        ),
+        "release_on_report": (
+            True if call.release_on_report is None else bool(call.release_on_report)
+        ),
+        "report_due_month": 6 if call.report_due_month is None else call.report_due_month,
         "documents": [
             {
                 "id": d.id,
@@ -304,6 +324,8 @@ def validation_errors(values: dict, call: Call | None = None) -> tuple[dict, dic
     elif not isinstance(reviews, int) or isinstance(reviews, bool) or not 1 <= reviews <= 20:
         _add(errors, "reviews_required", f"Indiquez un nombre entre 1 et {MAX_REVIEWS}.")
 
+    _check_payment_settings(values, clean, errors)
+
     documents = [
         {
             "id": row.get("id"),
@@ -334,6 +356,53 @@ def validation_errors(values: dict, call: Call | None = None) -> tuple[dict, dic
         _check_rows_belong(call, clean, errors)
         _check_locks(call, clean, errors)
     return clean, errors
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_payment_settings(values: dict, clean: dict, errors: dict) -> None:
+    """Payment conditions and the sharing of the reviewers' comments."""
+    clean["share_review_comments"] = bool(values.get("share_review_comments"))
+    clean["release_on_report"] = bool(values.get("release_on_report"))
+
+    years = values.get("payment_years")
+    clean["payment_years"] = years
+    if years is not None:
+        if not _is_int(years) or not 1 <= years <= MAX_PAYMENT_YEARS:
+            _add(
+                errors,
+                "payment_years",
+                f"Indiquez un nombre de tranches entre 1 et {MAX_PAYMENT_YEARS}.",
+            )
+        elif clean["kind"] is not None and clean["kind"] != CallKind.investment_aid:
+            _add(
+                errors,
+                "payment_years",
+                "Réservé aux aides à l'investissement : laissez ce champ vide pour un "
+                "appel à projets.",
+            )
+
+    advance = values.get("advance_share")
+    clean["advance_share"] = advance
+    if advance is None:
+        _add(
+            errors,
+            "advance_share",
+            "Indiquez la part de la première tranche versée à la signature (en %).",
+        )
+    elif not isinstance(advance, Decimal) or not Decimal(0) <= advance <= Decimal(1):
+        _add(errors, "advance_share", "La part doit être comprise entre 0 et 100 %.")
+    else:
+        clean["advance_share"] = advance.quantize(Decimal("0.0001"))
+
+    month = values.get("report_due_month")
+    clean["report_due_month"] = month
+    if month is None:
+        _add(errors, "report_due_month", "Choisissez le mois d'échéance du compte rendu.")
+    elif not _is_int(month) or not 1 <= month <= 12:
+        _add(errors, "report_due_month", "Choisissez un mois entre janvier et décembre.")
 
 
 def _check_rows_belong(call: Call, clean: dict, errors: dict) -> None:
